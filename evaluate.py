@@ -1,0 +1,494 @@
+"""Evaluate a text2lora generator: the paper's three questions, with baselines and controls.
+
+    python evaluate.py                                   # all three questions -> reports/
+    python evaluate.py --questions 2 3 --max_tasks 20    # a quicker partial run
+    python evaluate.py --task-data my_task.jsonl --description "flag complaints about delivery" [--json]
+
+Question 1 (one seen task): collect >= 100 checkpoints of one task, train a task-id generator on them, and compare
+generated adapters with the originals (mean/max accuracy, distance to the nearest original).
+Question 2 (many seen tasks): generated / fine-tuned per seen task from held-out descriptions; interpolation of the
+condition between task pairs.
+Question 3 (unseen tasks): generated against zero-shot, retrieval and the mean adapter; gain recovered; controls.
+
+Every number in reports/evaluation.json and reports/evaluation.md is computed here.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+DEFAULT_ZOO = "zoos/minilm-default"
+INTERPOLATION_PAIRS = [  # (A, B), all seen tasks: 6 within a family, 6 across families
+    ("carer_emotion_joy", "carer_emotion_sadness"), ("subj_subjective", "subj_objective"),
+    ("trec_location", "trec_numeric"), ("agnews_sports", "agnews_world"),
+    ("tweet_sentiment_positive", "tweet_sentiment_negative"), ("sst5_very_positive", "sst5_very_negative"),
+    ("carer_emotion_anger", "trec_location"), ("clickbait_clickbait", "stackoverflow_haskell"),
+    ("cola_acceptable", "dbpedia_film"), ("agnews_sports", "carer_emotion_joy"),
+    ("subj_objective", "clinc_flight_status"), ("sst2_negative", "agnews_sci_tech"),
+]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--generator", default=None, help="Generator directory or Hub id (default: the shipped one).")
+    p.add_argument("--zoo", default=DEFAULT_ZOO)
+    p.add_argument("--output_dir", default="reports")
+    p.add_argument("--questions", nargs="+", type=int, default=[1, 2, 3], choices=[1, 2, 3])
+    p.add_argument("--max_tasks", type=int, default=None, help="Evaluate at most N tasks per question.")
+    p.add_argument("--num_samples", type=int, default=1, help="Generated adapters per description.")
+    p.add_argument("--num_inference_steps", type=int, default=25)
+    p.add_argument("--guidance_scale", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--q1_task", default="sst2_negative")
+    p.add_argument("--q1_checkpoints", type=int, default=100)
+    p.add_argument("--q1_train_steps", type=int, default=800)
+    p.add_argument("--q1_samples", type=int, default=20)
+    p.add_argument("--work_dir", default="runs/evaluation", help="Scratch space (Q1 checkpoints, Q1 generator).")
+    p.add_argument("--task-data", dest="task_data", default=None, help="JSONL/CSV with text and 0/1 label.")
+    p.add_argument("--description", action="append", default=None, help="Description(s) for --task-data.")
+    p.add_argument("--val-data", dest="val_data", default=None, help="Optional val file for --task-data.")
+    p.add_argument("--val-fraction", dest="val_fraction", type=float, default=0.3)
+    p.add_argument("--text-column", dest="text_column", default="text")
+    p.add_argument("--label-column", dest="label_column", default="label")
+    p.add_argument("--json", action="store_true", help="Machine-readable output for --task-data.")
+    return p.parse_args(argv)
+
+
+def load_pipeline(path):
+    from generate import load_generator
+
+    return load_generator(path)
+
+
+def write_json(path, obj):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1, default=float)
+    os.replace(tmp, path)
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return float(np.median(values)) if values else None
+
+
+def mean(values):
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+# -- bring your own task ------------------------------------------------------------------------------------------
+def evaluate_custom(args):
+    from text2lora.evaluation import Evaluator
+    from text2lora.tasks import load_custom_task
+    from text2lora.zoo import Zoo
+
+    if not args.description:
+        raise ValueError("--task-data needs at least one --description.")
+    files = {"train": args.task_data, "test": args.task_data}
+    if args.val_data:
+        files["val"] = args.val_data
+    task = load_custom_task("custom", args.description, data_files=files if args.val_data else args.task_data,
+                            text_column=args.text_column, label_column=args.label_column,
+                            val_fraction=args.val_fraction, seed=args.seed)
+    if not args.val_data:  # val rows are only for the zero-shot threshold; test on the rest
+        task.data["test"] = task.data["train"]
+    pipe = load_pipeline(args.generator)
+    zoo = Zoo.load(args.zoo)
+    evaluator = Evaluator(zoo, pipe, seed=args.seed, num_inference_steps=args.num_inference_steps,
+                          guidance_scale=args.guidance_scale)
+    result = evaluator.evaluate_task(task, args.description, num_samples=args.num_samples, ci=False)
+    out = {k: result[k] for k in ("num_test", "descriptions", "generated", "generated_best", "generated_std",
+                                  "zero_shot", "retrieval", "retrieved_tasks", "mean_adapter") if k in result}
+    if args.json:
+        print(json.dumps(out, indent=1))
+    else:
+        print(f"task data: {args.task_data} ({out['num_test']} test rows)")
+        for name in ("generated", "zero_shot", "retrieval", "mean_adapter"):
+            print(f"  {name:14s} balanced accuracy {out[name]:.3f}")
+        print(f"  retrieved zoo adapter(s): {', '.join(out['retrieved_tasks'])}")
+    return out
+
+
+# -- question 1 ---------------------------------------------------------------------------------------------------
+def question_1(args, zoo_spec):
+    """One seen task: many checkpoints, an id-conditioned generator, generated vs original."""
+    import train
+    from text2lora.adapters import AdapterScorer
+    from text2lora.collection import TrainingSettings, ZooCollector, write_index
+    from text2lora.pipeline import Text2LoraPipeline
+    from text2lora.tasks import load_task
+    from text2lora.zoo import Zoo
+
+    task = load_task(args.q1_task)
+    zoo_dir = os.path.join(args.work_dir, "q1_zoo")
+    settings = TrainingSettings(num_checkpoints=args.q1_checkpoints, checkpoint_interval=1,
+                                extra_steps=args.q1_checkpoints)
+    start = time.perf_counter()
+    collector = ZooCollector(zoo_dir, zoo_spec, settings, embedder=None)
+    collector.collect([task], progress=False)
+    write_index(zoo_dir)
+    collect_seconds = time.perf_counter() - start
+    gen_dir = os.path.join(args.work_dir, "q1_generator")
+    if not os.path.exists(os.path.join(gen_dir, "model_index.json")):
+        train.main(["--zoo", zoo_dir, "--output_dir", gen_dir, "--condition_type", "task_id", "--train_split", "all",
+                    "--max_train_steps", str(args.q1_train_steps), "--checkpointing_steps", "100000",
+                    "--validation_tasks", "--seed", str(args.seed), "--train_batch_size", "32", "--use_ema"])
+    pipe = Text2LoraPipeline.from_pretrained(gen_dir)
+    pipe.set_progress_bar_config(disable=True)
+    originals = Zoo.load(zoo_dir)
+    generator = torch.Generator().manual_seed(args.seed)
+    out = pipe([0], num_inference_steps=args.num_inference_steps, num_adapters_per_task=args.q1_samples,
+               generator=generator, output_type="vector")
+    scorer = AdapterScorer(zoo_spec)
+    gen_acc = [scorer.score(originals.layout.unflatten(v), task) for v in out.vectors]
+    orig_acc = [r["test_accuracy"] for r in originals.rows]
+    d_gen = torch.cdist(out.vectors, originals.vectors)  # (samples, originals)
+    d_orig = torch.cdist(originals.vectors, originals.vectors)
+    d_orig.fill_diagonal_(float("inf"))
+    noise = scorer.score(originals.layout.unflatten(originals.vectors.mean(0)
+                                                   + originals.vectors.std(0) * torch.randn(originals.layout.num_params,
+                                                   generator=torch.Generator().manual_seed(1))), task)
+    return {
+        "task": task.name, "num_checkpoints": len(originals), "collect_seconds": collect_seconds,
+        "original_mean": mean(orig_acc), "original_max": float(max(orig_acc)), "original_min": float(min(orig_acc)),
+        "generated_mean": mean(gen_acc), "generated_max": float(max(gen_acc)), "generated_min": float(min(gen_acc)),
+        "generated_std": float(np.std(gen_acc)), "num_generated": len(gen_acc),
+        "generated_nearest_original_l2_mean": float(d_gen.min(1).values.mean()),
+        "original_nearest_original_l2_mean": float(d_orig.min(1).values.mean()),
+        "generated_pairwise_l2_mean": float(torch.pdist(out.vectors).mean()) if len(out.vectors) > 1 else None,
+        "gaussian_matched_noise_accuracy": noise,
+    }
+
+
+# -- questions 2 and 3 --------------------------------------------------------------------------------------------
+def question_2(evaluator, tasks, args):
+    from text2lora.tasks import load_task
+
+    rows = []
+    from tqdm.auto import tqdm
+
+    for name in tqdm(tasks, desc="Q2 seen tasks"):
+        task = load_task(name)
+        r = evaluator.evaluate_task(task, task.heldout_descriptions[:2], num_samples=args.num_samples)
+        train_desc = evaluator.generate_vectors([task.descriptions[0]])
+        r["generated_train_description"] = evaluator.score_vector(train_desc[0], task)
+        r["ratio"] = r["generated"] / r["fine_tuned"]
+        r["ratio_train_description"] = r["generated_train_description"] / r["fine_tuned"]
+        rows.append(r)
+    return rows
+
+
+def interpolation(evaluator, pairs, alphas):
+    from text2lora.embedding import embed
+    from text2lora.evaluation import interpolate_conditions
+    from text2lora.tasks import load_task
+
+    curves = []
+    for a_name, b_name in pairs:
+        try:
+            a, b = load_task(a_name), load_task(b_name)
+        except ValueError:
+            continue
+        ea, eb = (torch.from_numpy(embed([t.descriptions[0]], evaluator.embedder))[0] for t in (a, b))
+        conditions = interpolate_conditions(ea, eb, alphas)
+        vectors = evaluator.generate_vectors(None, condition=conditions)
+        acc_a = [evaluator.score_vector(v, a, "val") for v in vectors]
+        acc_b = [evaluator.score_vector(v, b, "val") for v in vectors]
+        # Transition: the alpha where accuracy on A first exceeds accuracy on B (conditions go from B at 0 to A at 1).
+        diff = np.asarray(acc_a) - np.asarray(acc_b)
+        cross = next((float(alphas[i]) for i in range(len(alphas)) if diff[i] > 0), None)
+        steps = np.abs(np.diff(acc_a)).tolist() + np.abs(np.diff(acc_b)).tolist()
+        curves.append({"a": a_name, "b": b_name, "same_family": a.family == b.family, "alphas": list(alphas),
+                       "accuracy_a": acc_a, "accuracy_b": acc_b, "transition_alpha": cross,
+                       "largest_step": float(max(steps))})
+    return curves
+
+
+def question_3(evaluator, tasks, args):
+    from tqdm.auto import tqdm
+
+    from text2lora.tasks import load_task
+
+    rows = []
+    all_tasks = {n: load_task(n) for n in tasks}
+    names = sorted(all_tasks)
+    for i, name in enumerate(tqdm(names, desc="Q3 unseen tasks")):
+        task = all_tasks[name]
+        # Mismatched control: a held-out description of an unseen task from another family.
+        other = next((all_tasks[n] for n in names[i + 1:] + names[:i] if all_tasks[n].family != task.family), None)
+        r = evaluator.evaluate_task(task, task.heldout_descriptions, num_samples=args.num_samples, controls=True,
+                                    mismatched_description=other.heldout_descriptions[0] if other else None, ci=True)
+        r["gain_recovered"] = _gain(r)
+        r["mismatched_with"] = other.name if other else None
+        rows.append(r)
+    return rows
+
+
+def _gain(r):
+    from text2lora.evaluation import gain_recovered
+
+    return gain_recovered(r["generated"], r["zero_shot"], r["fine_tuned"])
+
+
+def summarize(rows, keys):
+    return {k: {"mean": mean([r.get(k) for r in rows]), "median": median([r.get(k) for r in rows])} for k in keys}
+
+
+def per_family(rows, keys):
+    fams = {}
+    for r in rows:
+        fams.setdefault(r["family"], []).append(r)
+    return {f: {"tasks": len(v), **{k: mean([r.get(k) for r in v]) for k in keys}} for f, v in sorted(fams.items())}
+
+
+# -- plots --------------------------------------------------------------------------------------------------------
+def plot_interpolation(curves, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(curves)
+    cols = 4
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    for ax, c in zip(axes.flat, curves):
+        ax.plot(c["alphas"], c["accuracy_a"], "o-", label=f"A: {c['a']}")
+        ax.plot(c["alphas"], c["accuracy_b"], "s-", label=f"B: {c['b']}")
+        ax.set_title(("within family" if c["same_family"] else "across families"), fontsize=9)
+        ax.set_xlabel("alpha (condition = alpha*e(A) + (1-alpha)*e(B))", fontsize=7)
+        ax.set_ylabel("balanced accuracy (val)", fontsize=7)
+        ax.set_ylim(0.3, 1.02)
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def plot_adapter_map(zoo, generated_log, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = zoo.vectors
+    mu = x.mean(0)
+    std = x.std(0).clamp_min(1e-8)
+    z = (x - mu) / std
+    _, _, v = torch.pca_lowrank(z, q=2, center=True)
+    proj = (z - z.mean(0)) @ v[:, :2]
+    families = sorted({r["family"] for r in zoo.rows})
+    cmap = plt.get_cmap("tab20")
+    fig, ax = plt.subplots(figsize=(9, 7))
+    for i, fam in enumerate(families):
+        idx = [j for j, r in enumerate(zoo.rows) if r["family"] == fam]
+        ax.scatter(proj[idx, 0], proj[idx, 1], s=14, color=cmap(i % 20), label=fam, alpha=0.7)
+    if generated_log:
+        g = torch.stack([entry[3] for entry in generated_log])
+        gp = (((g - mu) / std) - z.mean(0)) @ v[:, :2]
+        for k, entry in enumerate(generated_log):
+            ax.scatter(gp[k, 0], gp[k, 1], s=40, marker="x" if entry[2] == "unseen" else "+",
+                       color=cmap(families.index(entry[1]) % 20) if entry[1] in families else "black")
+    ax.set_title("Adapter space (PCA of normalized weights): dots = zoo, + = generated seen, x = generated unseen")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+# -- report -------------------------------------------------------------------------------------------------------
+def fmt(v, digits=3):
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def write_markdown(report, path):
+    lines = ["# text2lora evaluation", "",
+             f"Written by `evaluate.py` on {report['date']} ({report['seconds'] / 60:.1f} min on "
+             f"{report['machine']}). Generator: `{report['generator']}`; zoo: `{report['zoo']}`; "
+             f"{report['settings']['num_inference_steps']} sampler steps, guidance {report['settings']['guidance_scale']}, "
+             f"seed {report['settings']['seed']}. Balanced accuracy on each task's test split.", ""]
+    q1 = report.get("question_1")
+    if q1:
+        lines += ["## Question 1: one seen task", "",
+                  f"Task `{q1['task']}`: {q1['num_checkpoints']} checkpoints (one per training step after the first "
+                  f"epochs), a task-id-conditioned generator trained on them, {q1['num_generated']} samples.", "",
+                  "| | mean | max | min |", "|---|---|---|---|",
+                  f"| original checkpoints | {fmt(q1['original_mean'])} | {fmt(q1['original_max'])} | "
+                  f"{fmt(q1['original_min'])} |",
+                  f"| generated | {fmt(q1['generated_mean'])} | {fmt(q1['generated_max'])} | "
+                  f"{fmt(q1['generated_min'])} |", "",
+                  f"Distance (L2) from each generated adapter to its nearest original: "
+                  f"{fmt(q1['generated_nearest_original_l2_mean'], 4)}; between an original and its nearest other "
+                  f"original: {fmt(q1['original_nearest_original_l2_mean'], 4)}; between generated samples: "
+                  f"{fmt(q1['generated_pairwise_l2_mean'], 4)}. Random weights with the checkpoints' per-element mean and "
+                  f"std score {fmt(q1['gaussian_matched_noise_accuracy'])}.", ""]
+    q2 = report.get("question_2")
+    if q2:
+        s = q2["summary"]
+        lines += ["## Question 2: many seen tasks", "",
+                  f"{len(q2['tasks'])} seen tasks, generated from 2 held-out descriptions each (never seen in "
+                  "training) and from one training description.", "",
+                  "| | median | mean |", "|---|---|---|"]
+        for k in ("fine_tuned", "generated", "generated_train_description", "ratio", "ratio_train_description",
+                  "retrieval", "zero_shot", "mean_adapter"):
+            lines.append(f"| {k} | {fmt(s[k]['median'])} | {fmt(s[k]['mean'])} |")
+        lines += ["", f"Target: median ratio generated / fine-tuned >= 0.99 (held-out descriptions): "
+                  f"**{fmt(s['ratio']['median'])}** ({'met' if s['ratio']['median'] >= 0.99 else 'missed'}).", "",
+                  "Per family (means):", "", "| family | tasks | fine-tuned | generated | ratio | retrieval | zero-shot |",
+                  "|---|---|---|---|---|---|---|"]
+        for fam, v in q2["per_family"].items():
+            lines.append(f"| {fam} | {v['tasks']} | {fmt(v['fine_tuned'])} | {fmt(v['generated'])} | {fmt(v['ratio'])} "
+                         f"| {fmt(v['retrieval'])} | {fmt(v['zero_shot'])} |")
+        curves = q2.get("interpolation", [])
+        if curves:
+            lines += ["", "### Interpolation", "",
+                      "Condition alpha*e(A) + (1-alpha)*e(B); accuracy on A and B (val split) against alpha: "
+                      "`interpolation.png`.", "",
+                      "| A | B | family | acc A at 0 / 0.5 / 1 | acc B at 0 / 0.5 / 1 | transition alpha | largest step |",
+                      "|---|---|---|---|---|---|---|"]
+            for c in curves:
+                mid = len(c["alphas"]) // 2
+                lines.append(f"| {c['a']} | {c['b']} | {'same' if c['same_family'] else 'cross'} | "
+                             f"{fmt(c['accuracy_a'][0], 2)} / {fmt(c['accuracy_a'][mid], 2)} / "
+                             f"{fmt(c['accuracy_a'][-1], 2)} | {fmt(c['accuracy_b'][0], 2)} / "
+                             f"{fmt(c['accuracy_b'][mid], 2)} / {fmt(c['accuracy_b'][-1], 2)} | "
+                             f"{fmt(c['transition_alpha'], 1)} | {fmt(c['largest_step'], 2)} |")
+    q3 = report.get("question_3")
+    if q3:
+        s = q3["summary"]
+        lines += ["", "## Question 3: unseen tasks", "",
+                  f"{len(q3['tasks'])} unseen tasks (the held-out family `{q3['unseen_family']}` and ~20% of every "
+                  "other family), 3 held-out descriptions each. Fine-tuned adapters of unseen tasks were collected "
+                  "for evaluation only; the generator never saw them.", "",
+                  "| method | mean | median |", "|---|---|---|"]
+        for k in ("fine_tuned", "generated", "generated_best", "zero_shot", "retrieval", "mean_adapter",
+                  "random_description", "mismatched_description", "gain_recovered"):
+            lines.append(f"| {k} | {fmt(s[k]['mean'])} | {fmt(s[k]['median'])} |")
+        w = q3["wins"]
+        lines += ["", f"Generated beats zero-shot on {w['vs_zero_shot']}/{len(q3['tasks'])} tasks, retrieval on "
+                  f"{w['vs_retrieval']}/{len(q3['tasks'])}, the mean adapter on {w['vs_mean']}/{len(q3['tasks'])}. "
+                  f"Random-description drop (generated − random): {fmt(q3['random_drop'])}.", "",
+                  "Targets: unseen generated > zero-shot and > retrieval on average: "
+                  f"**{'met' if q3['beats_zero_shot'] and q3['beats_retrieval'] else 'missed'}** "
+                  f"(zero-shot {'beaten' if q3['beats_zero_shot'] else 'not beaten'}, retrieval "
+                  f"{'beaten' if q3['beats_retrieval'] else 'not beaten'}); gain recovered >= 50% (stretch): "
+                  f"**{fmt(s['gain_recovered']['mean'])}**.", "",
+                  "Per family (means):", "",
+                  "| family | tasks | fine-tuned | generated | zero-shot | retrieval | mean adapter | random desc |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for fam, v in q3["per_family"].items():
+            lines.append(f"| {fam} | {v['tasks']} | {fmt(v['fine_tuned'])} | {fmt(v['generated'])} | "
+                         f"{fmt(v['zero_shot'])} | {fmt(v['retrieval'])} | {fmt(v['mean_adapter'])} | "
+                         f"{fmt(v['random_description'])} |")
+        lines += ["", "Per task:", "", "| task | family | fine-tuned (95% CI) | generated | zero-shot | retrieval "
+                  "(retrieved) | random | mismatched |", "|---|---|---|---|---|---|---|---|"]
+        for r in q3["tasks"]:
+            ci = r.get("fine_tuned_ci")
+            lines.append(f"| {r['task']} | {r['family']} | {fmt(r['fine_tuned'])} ({fmt(ci[0], 2)}–{fmt(ci[1], 2)}) | "
+                         f"{fmt(r['generated'])} | {fmt(r['zero_shot'])} | {fmt(r['retrieval'])} "
+                         f"({r['retrieved_tasks'][0]}) | {fmt(r.get('random_description'))} | "
+                         f"{fmt(r.get('mismatched_description'))} |")
+    if q2:
+        lines += ["", "## Question 2 per task", "", "| task | family | fine-tuned | generated (held-out) | ratio | "
+                  "generated (train desc) | retrieval | zero-shot |", "|---|---|---|---|---|---|---|---|"]
+        for r in q2["tasks"]:
+            lines.append(f"| {r['task']} | {r['family']} | {fmt(r['fine_tuned'])} | {fmt(r['generated'])} | "
+                         f"{fmt(r['ratio'])} | {fmt(r['generated_train_description'])} | {fmt(r['retrieval'])} | "
+                         f"{fmt(r['zero_shot'])} |")
+    with open(f"{path}.tmp", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(f"{path}.tmp", path)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    if args.task_data:
+        return evaluate_custom(args)
+
+    import datetime
+    import platform
+
+    from text2lora.evaluation import Evaluator
+    from text2lora.tasks import list_tasks, suite_info
+    from text2lora.zoo import Zoo
+
+    os.makedirs(args.output_dir, exist_ok=True)
+    start = time.perf_counter()
+    zoo = Zoo.load(args.zoo)
+    report = {"date": datetime.date.today().isoformat(), "machine": f"{platform.machine()} CPU, {os.cpu_count()} cores",
+              "generator": args.generator or "text2lora/data/generator (shipped)", "zoo": args.zoo,
+              "settings": {"num_inference_steps": args.num_inference_steps, "guidance_scale": args.guidance_scale,
+                           "seed": args.seed, "num_samples": args.num_samples, "max_tasks": args.max_tasks}}
+    report_path = os.path.join(args.output_dir, "evaluation.json")
+    if os.path.exists(report_path):  # keep answers to questions not re-run now
+        with open(report_path) as f:
+            previous = json.load(f)
+        for key in ("question_1", "question_2", "question_3"):
+            if key in previous and int(key[-1]) not in args.questions:
+                report[key] = previous[key]
+    if 1 in args.questions:
+        report["question_1"] = question_1(args, zoo.spec)
+        print(f"Q1: original mean {report['question_1']['original_mean']:.3f}, generated mean "
+              f"{report['question_1']['generated_mean']:.3f}")
+    if 2 in args.questions or 3 in args.questions:
+        pipe = load_pipeline(args.generator)
+        with open(os.path.join(pipe.config._name_or_path, "training_info.json")) as f:
+            train_tasks = json.load(f)["train_tasks"]
+        evaluator = Evaluator(zoo, pipe, train_tasks=train_tasks, seed=args.seed,
+                              num_inference_steps=args.num_inference_steps, guidance_scale=args.guidance_scale)
+        keys2 = ["fine_tuned", "generated", "generated_train_description", "ratio", "ratio_train_description",
+                 "retrieval", "zero_shot", "mean_adapter"]
+        if 2 in args.questions:
+            seen = [t for t in list_tasks(split="seen") if t in set(train_tasks)][: args.max_tasks]
+            rows = question_2(evaluator, seen, args)
+            alphas = [round(a, 2) for a in np.linspace(0, 1, 11)]
+            pairs = [p for p in INTERPOLATION_PAIRS if p[0] in train_tasks and p[1] in train_tasks]
+            curves = interpolation(evaluator, pairs, alphas)
+            report["question_2"] = {"summary": summarize(rows, keys2), "per_family": per_family(rows, keys2),
+                                    "tasks": rows, "interpolation": curves}
+            plot_interpolation(curves, os.path.join(args.output_dir, "interpolation.png"))
+            print(f"Q2: median ratio {report['question_2']['summary']['ratio']['median']:.3f}")
+        if 3 in args.questions:
+            unseen = [t for t in list_tasks(split="unseen") if t in set(zoo.task_names())][: args.max_tasks]
+            rows = question_3(evaluator, unseen, args)
+            keys3 = ["fine_tuned", "generated", "generated_best", "zero_shot", "retrieval", "mean_adapter",
+                     "random_description", "mismatched_description", "gain_recovered"]
+            s = summarize(rows, keys3)
+            report["question_3"] = {
+                "unseen_family": suite_info()["unseen_family"], "summary": s, "per_family": per_family(rows, keys3),
+                "tasks": rows,
+                "wins": {"vs_zero_shot": sum(r["generated"] > r["zero_shot"] for r in rows),
+                         "vs_retrieval": sum(r["generated"] > r["retrieval"] for r in rows),
+                         "vs_mean": sum(r["generated"] > r["mean_adapter"] for r in rows)},
+                "beats_zero_shot": s["generated"]["mean"] > s["zero_shot"]["mean"],
+                "beats_retrieval": s["generated"]["mean"] > s["retrieval"]["mean"],
+                "random_drop": s["generated"]["mean"] - s["random_description"]["mean"],
+            }
+            print(f"Q3: generated {s['generated']['mean']:.3f} zero-shot {s['zero_shot']['mean']:.3f} retrieval "
+                  f"{s['retrieval']['mean']:.3f} mean {s['mean_adapter']['mean']:.3f} random "
+                  f"{s['random_description']['mean']:.3f}")
+        plot_adapter_map(zoo, evaluator.generated_log, os.path.join(args.output_dir, "adapter_map.png"))
+    report["seconds"] = time.perf_counter() - start
+    write_json(report_path, report)
+    write_markdown(report, os.path.join(args.output_dir, "evaluation.md"))
+    print(f"wrote {report_path} and {os.path.join(args.output_dir, 'evaluation.md')}")
+    return report
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

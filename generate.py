@@ -1,0 +1,159 @@
+"""Generate a PEFT LoRA adapter from a task description.
+
+    python generate.py --task "classify sentiment"
+    python generate.py --task "detect angry tweets" --try "I hate waiting in line"
+    python generate.py --task "find sports news" --task "spot spam" --num_adapters 2 --output_dir adapters
+
+Each adapter is written to <output_dir>/<slug-of-task>-seed<seed>[-<i>] with adapter_config.json,
+adapter_model.safetensors (PEFT's own save path), generation_config.json and a README.md model card.
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_GENERATOR = str(Path(__file__).resolve().parent / "text2lora" / "data" / "generator")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", action="append", required=True, help="Task description (repeatable).")
+    p.add_argument("--generator", default=None, help="Generator directory or Hub id (default: the shipped one).")
+    p.add_argument("--output_dir", default="generated-adapters")
+    p.add_argument("--num_adapters", type=int, default=1, help="Adapters per task.")
+    p.add_argument("--num_inference_steps", type=int, default=25)
+    p.add_argument("--guidance_scale", type=float, default=1.0)
+    p.add_argument("--scheduler", default=None, choices=[None, "ddim", "dpm", "ddpm"],
+                   help="Swap the sampler (default: the one saved with the generator).")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--try", dest="try_text", action="append", default=None,
+                   help="Classify this text with the generated adapter (repeatable).")
+    p.add_argument("--push_to_hub", action="store_true")
+    p.add_argument("--hub_model_id", default=None, help="Repo id for --push_to_hub (one task, one adapter).")
+    p.add_argument("--private", action="store_true")
+    return p.parse_args(argv)
+
+
+def validate(args):
+    for task in args.task:
+        if not task or not task.strip():
+            raise ValueError("--task must be a non-empty description, e.g. --task \"classify sentiment\".")
+    if args.num_inference_steps < 1:
+        raise ValueError(f"--num_inference_steps must be >= 1, got {args.num_inference_steps}.")
+    if args.guidance_scale < 0:
+        raise ValueError(f"--guidance_scale must be >= 0, got {args.guidance_scale}.")
+    if args.num_adapters < 1:
+        raise ValueError(f"--num_adapters must be >= 1, got {args.num_adapters}.")
+    if args.push_to_hub and (not args.hub_model_id or len(args.task) * args.num_adapters != 1):
+        raise ValueError("--push_to_hub needs --hub_model_id and exactly one task with one adapter.")
+
+
+def load_generator(path_or_id, device="cpu"):
+    """Load a Text2LoraPipeline from a directory or Hub id with one clear error for anything else."""
+    from text2lora.pipeline import Text2LoraPipeline
+
+    path_or_id = path_or_id or DEFAULT_GENERATOR
+    if os.path.isdir(path_or_id):
+        if not os.path.exists(os.path.join(path_or_id, "model_index.json")):
+            raise ValueError(f"'{path_or_id}' is not a text2lora generator: model_index.json is missing.")
+        import json
+
+        with open(os.path.join(path_or_id, "model_index.json")) as f:
+            class_name = json.load(f).get("_class_name")
+        if class_name != "Text2LoraPipeline":
+            raise ValueError(f"'{path_or_id}' holds a {class_name}, not a Text2LoraPipeline generator.")
+    elif path_or_id == DEFAULT_GENERATOR:
+        raise ValueError(f"The shipped generator is missing at {path_or_id}; retrain it with train.py.")
+    try:
+        pipe = Text2LoraPipeline.from_pretrained(path_or_id)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"Could not load the generator '{path_or_id}': {str(err).splitlines()[0]}") from None
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
+
+
+def swap_scheduler(pipe, name):
+    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+
+    cls = {"ddim": DDIMScheduler, "dpm": DPMSolverMultistepScheduler, "ddpm": DDPMScheduler}[name]
+    pipe.scheduler = cls.from_config(pipe.scheduler.config)
+
+
+def try_adapter(adapter_dir, texts, base_model):
+    """Load the written adapter with plain PEFT and classify ``texts``."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from text2lora.hub import resolve_model
+
+    base_path = resolve_model(base_model)
+    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    base = AutoModelForSequenceClassification.from_pretrained(base_path, num_labels=2)
+    model = PeftModel.from_pretrained(base, adapter_dir).eval()
+    with torch.no_grad():
+        enc = tokenizer(texts, padding=True, truncation=True, max_length=64, return_tensors="pt")
+        probs = torch.softmax(model(**enc).logits, -1)[:, 1].tolist()
+    return probs
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    validate(args)
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    from text2lora.pipeline import task_slug
+
+    start = time.perf_counter()
+    pipe = load_generator(args.generator, args.device)
+    if args.scheduler:
+        swap_scheduler(pipe, args.scheduler)
+    generator = torch.Generator(device=args.device).manual_seed(args.seed)
+    out = pipe(args.task, num_inference_steps=args.num_inference_steps, guidance_scale=args.guidance_scale,
+               num_adapters_per_task=args.num_adapters, generator=generator)
+    written = []
+    peft_model = pipe._peft_model()
+    for i, (adapter, description) in enumerate(zip(out.adapters, out.descriptions)):
+        k = i % args.num_adapters
+        name = task_slug(description, args.seed) + (f"-{k}" if args.num_adapters > 1 else "")
+        target = os.path.join(args.output_dir, name)
+        config = {"description": description, "generator": args.generator or "text2lora (shipped default)",
+                  "scheduler": pipe.scheduler.__class__.__name__, "num_inference_steps": args.num_inference_steps,
+                  "guidance_scale": args.guidance_scale, "seed": args.seed, "sample_index": k}
+        pipe.save_adapter(adapter, target, description=description, generation_config=config, peft_model=peft_model)
+        written.append((description, target))
+    seconds = time.perf_counter() - start
+    base = pipe.adapter_spec.base_model
+    for description, target in written:
+        print(f"wrote adapter for {description!r}: {target}")
+    print(f"({len(written)} adapter(s) in {seconds:.2f}s)")
+    print("load it with:")
+    print("  from peft import AutoPeftModelForSequenceClassification")
+    print(f"  model = AutoPeftModelForSequenceClassification.from_pretrained({written[0][1]!r})  # base: {base}")
+    if args.try_text:
+        for description, target in written:
+            probs = try_adapter(target, args.try_text, base)
+            for text, p in zip(args.try_text, probs):
+                verdict = "matches" if p >= 0.5 else "does not match"
+                print(f"[{description}] {text!r} -> label {int(p >= 0.5)} ({verdict}, p={p:.3f})")
+    if args.push_to_hub:
+        from text2lora.cards import push_adapter_to_hub
+
+        print(f"pushed: {push_adapter_to_hub(written[0][1], args.hub_model_id, private=args.private)}")
+    return written
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except ValueError as err:  # bad input and clear failures: one line, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except ConnectionError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(3)

@@ -1,0 +1,91 @@
+"""Shared fixtures: a tiny random BERT built from config (no Hub), synthetic tasks, and a tiny collected zoo."""
+
+import os
+import random
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+WORDS = {
+    "good": ["great", "wonderful", "lovely", "excellent", "superb"],
+    "bad": ["awful", "terrible", "horrible", "dreadful", "poor"],
+    "sport": ["football", "tennis", "match", "goal", "league"],
+    "money": ["bank", "transfer", "payment", "account", "loan"],
+}
+FILLER = ["the", "a", "this", "was", "really", "quite", "today", "we", "it", "and"]
+
+
+def make_rows(keyword_group, n, seed):
+    """Texts that contain a word of ``keyword_group`` (label 1) or of another group (label 0)."""
+    rng = random.Random(seed)
+    others = [g for g in WORDS if g != keyword_group]
+    text, label = [], []
+    for i in range(n):
+        positive = i % 2 == 0
+        group = keyword_group if positive else rng.choice(others)
+        words = rng.sample(FILLER, 4) + [rng.choice(WORDS[group])]
+        rng.shuffle(words)
+        text.append(" ".join(words))
+        label.append(int(positive))
+    return {"text": text, "label": label, "text_pair": None}
+
+
+def make_task(name, group, split="seen", seed=0, n_train=32):
+    from text2lora.tasks import Task
+
+    return Task(
+        name=name,
+        descriptions=[f"detect {group} texts", f"is this text about {group}?", f"{group} detection"],
+        heldout_descriptions=[f"find {group} mentions"],
+        family=f"family_{group}",
+        split=split,
+        data={"train": make_rows(group, n_train, seed), "val": make_rows(group, 16, seed + 1),
+              "test": make_rows(group, 16, seed + 2)},
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory):
+    """A 2-layer BERT with random weights, saved with the packaged MiniLM tokenizer."""
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from text2lora.hub import packaged_model_path
+
+    path = tmp_path_factory.mktemp("tiny-bert")
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, num_labels=2)
+    import torch
+
+    torch.manual_seed(0)
+    BertForSequenceClassification(config).save_pretrained(path)
+    AutoTokenizer.from_pretrained(packaged_model_path("sentence-transformers/all-MiniLM-L6-v2")).save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_spec(tiny_base):
+    from text2lora.adapters import AdapterSpec
+
+    return AdapterSpec(base_model=tiny_base, r=2, lora_alpha=4, max_length=16)
+
+
+@pytest.fixture(scope="session")
+def tiny_tasks():
+    return [make_task("good_task", "good", seed=1), make_task("bad_task", "bad", seed=2),
+            make_task("sport_task", "sport", seed=3), make_task("money_task", "money", split="unseen", seed=4)]
+
+
+@pytest.fixture(scope="session")
+def tiny_zoo(tmp_path_factory, tiny_spec, tiny_tasks):
+    """A collected zoo of 4 tiny tasks (2 checkpoints each), with its index."""
+    from text2lora.collection import TrainingSettings, ZooCollector, write_index
+
+    path = tmp_path_factory.mktemp("zoo")
+    settings = TrainingSettings(epochs=2, batch_size=8, max_train_examples=32, num_checkpoints=2,
+                                learning_rate=5e-3, head_learning_rate=5e-2)
+    collector = ZooCollector(path, tiny_spec, settings, embedder=None)
+    collector.collect(tiny_tasks, progress=False)
+    write_index(path)
+    return str(path)

@@ -1,0 +1,234 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY_TRAIN = ["--token_size", "16", "--hidden_size", "32", "--num_layers", "1", "--num_heads", "2",
+              "--train_batch_size", "4", "--lr_warmup_steps", "0"]
+
+
+def run_train(zoo, out, embedder, *extra):
+    import train
+
+    return train.main(["--zoo", zoo, "--embedder", embedder, "--output_dir", str(out), *TINY_TRAIN, *extra])
+
+
+@pytest.fixture(scope="module")
+def tiny_generator(tiny_zoo, tiny_base, tmp_path_factory):
+    out = tmp_path_factory.mktemp("generator")
+    run_train(tiny_zoo, out, tiny_base, "--max_train_steps", "2", "--checkpointing_steps", "1000", "--use_ema")
+    return str(out)
+
+
+def test_denoiser_save_load_equality_and_seeded_determinism(tiny_generator, tmp_path):
+    from text2lora.models import LoraDenoiser
+
+    model = LoraDenoiser.from_pretrained(tiny_generator, subfolder="denoiser")
+    model.save_pretrained(tmp_path / "d")
+    again = LoraDenoiser.from_pretrained(tmp_path / "d")
+    for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert json.load(open(tmp_path / "d" / "config.json"))["layout"]["token_size"] == 16
+    x = torch.randn(2, *model.sample_shape, generator=torch.Generator().manual_seed(0))
+    cond = torch.randn(2, model.config.condition_dim, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(model(x, 10, cond).sample, again(x, 10, cond).sample)
+
+
+def test_raw_token_mode_trains_and_samples(tiny_zoo, tiny_base, tmp_path):
+    from text2lora import Text2LoraPipeline
+
+    run_train(tiny_zoo, tmp_path / "raw", tiny_base, "--max_train_steps", "2", "--latent_dim", "0",
+              "--validation_tasks")
+    pipe = Text2LoraPipeline.from_pretrained(tmp_path / "raw")
+    pipe.set_progress_bar_config(disable=True)
+    assert pipe.denoiser.config.latent_dim == 0
+    assert pipe.denoiser.sample_shape == (pipe.layout.num_tokens, 16)
+    out = pipe("detect good texts", num_inference_steps=2)
+    assert out.vectors.shape == (1, pipe.layout.num_params)
+
+
+def test_latent_autoencoder_round_trips_the_zoo(tiny_zoo):
+    from text2lora.models import LoraDenoiser
+    from text2lora.zoo import Zoo
+
+    zoo = Zoo.load(tiny_zoo)
+    model = LoraDenoiser(layout=zoo.layout.to_dict(), adapter_spec=zoo.spec.to_dict(), condition_dim=8,
+                         hidden_size=16, num_layers=1, num_heads=2, latent_dim=10, latent_token_size=5)
+    model.fit_normalization(zoo.vectors)
+    z = model.encode(zoo.vectors)
+    assert z.shape == (len(zoo), 2, 5)
+    assert torch.allclose(model.decode(z), zoo.vectors, atol=1e-4)  # 8 adapters fit in a 10-dim latent exactly
+
+
+def test_fp16_storage_loads_as_float32(tiny_zoo, tiny_base, tmp_path):
+    from text2lora import Text2LoraPipeline
+
+    run_train(tiny_zoo, tmp_path / "half", tiny_base, "--max_train_steps", "1", "--save_fp16", "--validation_tasks")
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "half" / "denoiser" / "diffusion_pytorch_model.safetensors"), "pt") as f:
+        assert f.get_tensor("proj_in.weight").dtype == torch.float16
+    pipe = Text2LoraPipeline.from_pretrained(tmp_path / "half")
+    assert pipe.denoiser.dtype == torch.float32
+
+
+def test_train_writes_a_loadable_pipeline(tiny_generator):
+    from diffusers import DiffusionPipeline
+
+    import text2lora  # noqa: F401  (registers Text2LoraPipeline with diffusers)
+    from text2lora import Text2LoraPipeline
+
+    assert {"model_index.json", "denoiser", "scheduler", "layout.json", "training_info.json"} <= set(
+        os.listdir(tiny_generator))
+    info = json.load(open(os.path.join(tiny_generator, "training_info.json")))
+    assert "money_task" not in info["train_tasks"]  # the unseen task is not trained on
+    pipe = DiffusionPipeline.from_pretrained(tiny_generator)
+    assert isinstance(pipe, Text2LoraPipeline)
+
+
+def test_pipeline_round_trip_seed_and_scheduler_swap(tiny_generator, tmp_path):
+    from diffusers import DPMSolverMultistepScheduler
+
+    from text2lora import Text2LoraPipeline
+
+    pipe = Text2LoraPipeline.from_pretrained(tiny_generator)
+    pipe.set_progress_bar_config(disable=True)
+    a = pipe("detect good texts", num_inference_steps=3, generator=torch.Generator().manual_seed(0))
+    b = pipe("detect good texts", num_inference_steps=3, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a.vectors, b.vectors)
+    pipe.save_pretrained(tmp_path / "p")
+    again = Text2LoraPipeline.from_pretrained(tmp_path / "p")
+    again.set_progress_bar_config(disable=True)
+    c = again("detect good texts", num_inference_steps=3, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a.vectors, c.vectors)
+    again.scheduler = DPMSolverMultistepScheduler.from_config(again.scheduler.config)
+    d = again(["detect good texts", "spot sport"], num_inference_steps=3, num_adapters_per_task=2,
+              guidance_scale=2.0, generator=torch.Generator().manual_seed(0))
+    assert d.vectors.shape[0] == 4 and torch.isfinite(d.vectors).all()
+    assert d.descriptions == ["detect good texts"] * 2 + ["spot sport"] * 2
+
+
+def test_pipeline_bad_inputs(tiny_generator):
+    from text2lora import Text2LoraPipeline
+
+    pipe = Text2LoraPipeline.from_pretrained(tiny_generator)
+    with pytest.raises(ValueError, match="non-empty"):
+        pipe("   ")
+    with pytest.raises(ValueError, match="num_inference_steps"):
+        pipe("x", num_inference_steps=0)
+    with pytest.raises(ValueError, match="guidance_scale"):
+        pipe("x", guidance_scale=-1.0)
+
+
+def test_non_finite_weights_are_refused_before_writing(tiny_generator, tmp_path):
+    from text2lora import Text2LoraPipeline
+    from text2lora.pipeline import NonFiniteWeightsError
+
+    pipe = Text2LoraPipeline.from_pretrained(tiny_generator)
+    pipe.set_progress_bar_config(disable=True)
+    with torch.no_grad():
+        pipe.denoiser.param_std.fill_(float("inf"))
+    with pytest.raises(NonFiniteWeightsError):
+        pipe("detect good texts", num_inference_steps=2)
+    adapter = pipe.layout.unflatten(torch.full((pipe.layout.num_params,), float("nan")))
+    with pytest.raises(NonFiniteWeightsError):
+        pipe.save_adapter(adapter, tmp_path / "never")
+    assert not (tmp_path / "never").exists()
+
+
+def test_checkpoint_then_resume(tiny_zoo, tiny_base, tmp_path):
+    out = tmp_path / "run"
+    run_train(tiny_zoo, out, tiny_base, "--max_train_steps", "2", "--checkpointing_steps", "2", "--use_ema",
+              "--validation_tasks")
+    assert os.path.isdir(out / "checkpoint-2")
+    run_train(tiny_zoo, out, tiny_base, "--max_train_steps", "4", "--checkpointing_steps", "2", "--use_ema",
+              "--resume_from_checkpoint", "latest", "--validation_tasks")
+    assert os.path.isdir(out / "checkpoint-4")
+    info = json.load(open(out / "training_info.json"))
+    assert [h["step"] for h in info["loss_history"]] == [3, 4]  # resumed at step 2
+
+
+def test_generate_cli_end_to_end(tiny_generator, tmp_path):
+    out = tmp_path / "adapters"
+    cmd = [sys.executable, os.path.join(ROOT, "generate.py"), "--task", "detect good texts", "--generator",
+           tiny_generator, "--output_dir", str(out), "--num_inference_steps", "3", "--seed", "7",
+           "--try", "what a wonderful day"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=ROOT))
+    assert result.returncode == 0, result.stderr[-3000:]
+    target = out / "detect-good-texts-seed7"
+    assert target.is_dir()
+    assert "PeftModel" in result.stdout or "AutoPeftModel" in result.stdout
+    assert "label" in result.stdout
+    config = json.load(open(target / "generation_config.json"))
+    assert config["description"] == "detect good texts" and config["seed"] == 7
+    # Loads with plain PEFT and no missing/unexpected keys.
+    from peft import PeftModel, get_peft_model_state_dict
+    from peft.utils import load_peft_weights
+    from transformers import AutoModelForSequenceClassification
+
+    base_model = json.load(open(target / "adapter_config.json"))["base_model_name_or_path"]
+    assert base_model == json.load(open(os.path.join(tiny_generator, "denoiser", "config.json")))[
+        "adapter_spec"]["base_model"]
+    base = AutoModelForSequenceClassification.from_pretrained(base_model, num_labels=2)
+    model = PeftModel.from_pretrained(base, target)
+    saved = load_peft_weights(str(target))
+    expected = get_peft_model_state_dict(model)
+    assert set(saved) == set(expected)
+    assert (target / "README.md").read_text().startswith("---")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--task", "  "], "non-empty"),
+    (["--task", "x", "--num_inference_steps", "0"], "num_inference_steps"),
+    (["--task", "x", "--guidance_scale", "-1"], "guidance_scale"),
+    (["--task", "x", "--generator", "/nonexistent/generator"], "Could not load the generator"),
+])
+def test_generate_cli_bad_input_is_one_clear_line(args, message, tmp_path):
+    cmd = [sys.executable, os.path.join(ROOT, "generate.py"), "--output_dir", str(tmp_path / "o"), *args]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=ROOT))
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_generate_refuses_foreign_directory(tmp_path):
+    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
+    cmd = [sys.executable, os.path.join(ROOT, "generate.py"), "--task", "x", "--generator", str(tmp_path)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=ROOT))
+    assert result.returncode == 2 and "not a Text2LoraPipeline" in result.stderr
+
+
+def test_generator_layout_must_match_base(tiny_generator, tmp_path):
+    import shutil
+
+    from text2lora import Text2LoraPipeline
+
+    copy = tmp_path / "gen"
+    shutil.copytree(tiny_generator, copy)
+    config_path = copy / "denoiser" / "config.json"
+    config = json.load(open(config_path))
+    config["adapter_spec"]["r"] = 4  # the base now yields rank-4 adapters, the layout says rank 2
+    config_path.write_text(json.dumps(config))
+    pipe = Text2LoraPipeline.from_pretrained(copy)
+    pipe.set_progress_bar_config(disable=True)
+    out = pipe("detect good texts", num_inference_steps=2)
+    with pytest.raises(ValueError, match="does not match its base model"):
+        pipe.save_adapter(out.adapters[0], tmp_path / "a")
+
+
+@pytest.mark.slow
+def test_two_process_accelerate_launch(tiny_zoo, tiny_base, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = ["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", os.path.join(ROOT, "train.py"), "--zoo", tiny_zoo,
+           "--embedder", tiny_base, "--output_dir", str(out), *TINY_TRAIN, "--max_train_steps", "2",
+           "--checkpointing_steps", "1000", "--validation_tasks"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=dict(os.environ, PYTHONPATH=ROOT))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Num processes: 2" in result.stderr + result.stdout
+    assert (out / "model_index.json").exists()

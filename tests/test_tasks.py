@@ -1,0 +1,66 @@
+import json
+
+import pytest
+
+from text2lora.tasks import Task, list_families, list_tasks, load_custom_task, load_task, suite_info
+
+
+def test_shipped_suite_size_and_coverage():
+    names = list_tasks()
+    assert len(names) >= 200
+    info = [load_task(n) for n in names[::25]]
+    assert all(len(t.descriptions) + len(t.heldout_descriptions) >= 8 for t in info)
+    assert all(len(t.heldout_descriptions) >= 2 for t in info)
+    datasets = {json.loads(json.dumps(load_task(n).dataset)) for n in names[::3]}
+    assert len(datasets) >= 18
+    for family in ("sentiment", "emotion", "hate_offensive", "intent", "topic", "question_type", "subjectivity",
+                   "acceptability", "citation_intent", "clickbait", "stance"):
+        assert family in list_families()
+
+
+def test_unseen_split_is_stratified_with_a_whole_family():
+    seen, unseen = list_tasks(split="seen"), list_tasks(split="unseen")
+    assert len(unseen) / (len(seen) + len(unseen)) >= 0.2
+    family = suite_info()["unseen_family"]
+    assert set(list_tasks(family=family)) <= set(unseen)
+    for fam in list_families():
+        members = list_tasks(family=fam)
+        if len(members) >= 3 and fam != family:
+            assert any(m in unseen for m in members) and any(m in seen for m in members), fam
+
+
+def test_load_task_rows_are_binary_and_balanced():
+    task = load_task("trec_location")
+    for split in ("train", "val", "test"):
+        labels = task.labels(split)
+        assert set(labels) == {0, 1}
+    assert abs(sum(task.labels("train")) * 2 - len(task.labels("train"))) <= 1
+    assert len(task.labels("test")) >= 100
+
+
+def test_unknown_task_is_a_clear_error():
+    with pytest.raises(ValueError, match="Unknown task 'no_such_task'"):
+        load_task("no_such_task")
+
+
+def test_custom_task_from_jsonl_and_csv(tmp_path):
+    rows = [{"text": f"text {i}", "label": i % 2} for i in range(20)]
+    path = tmp_path / "task.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    task = load_custom_task("mine", "detect odd rows", data_files=str(path), val_fraction=0.25)
+    assert len(task.labels("train")) == 15 and len(task.labels("val")) == 5
+    csv_path = tmp_path / "task.csv"
+    csv_path.write_text("sentence,y\n" + "\n".join(f"s{i},{'pos' if i % 2 else 'neg'}" for i in range(10)))
+    task = load_custom_task("mine_csv", ["find pos"], data_files={"train": str(csv_path), "test": str(csv_path)},
+                            text_column="sentence", label_column="y", positive_label="pos")
+    assert sum(task.labels("test")) == 5
+
+
+def test_bad_tasks_are_refused():
+    data = {"train": {"text": ["a", "b"], "label": [1, 1], "text_pair": None}}
+    with pytest.raises(ValueError, match="only one class"):
+        Task(name="t", descriptions=["d"], data=data)
+    with pytest.raises(ValueError, match="no descriptions"):
+        Task(name="t", descriptions=["  "], data={"train": {"text": ["a", "b"], "label": [0, 1]}})
+    with pytest.raises(ValueError, match="out of range"):
+        Task(name="t", descriptions=["d"], data={"train": {"text": ["a", "b"], "label": [0, 2]}})

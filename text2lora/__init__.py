@@ -1,0 +1,36 @@
+"""text2lora: turn a task description into a working PEFT LoRA adapter, with no labelled data."""
+
+__version__ = "0.1.0"
+
+from .adapters import AdapterSpec, balanced_accuracy
+from .layout import LayoutMismatchError, LoraLayout
+from .models import LoraDenoiser
+from .pipeline import Text2LoraPipeline, Text2LoraPipelineOutput
+from .tasks import Task, list_families, list_tasks, load_custom_task, load_task
+
+
+def _register_with_diffusers():
+    """Make ``DiffusionPipeline.from_pretrained(dir)`` find text2lora's classes by name."""
+    import diffusers
+
+    for cls in (Text2LoraPipeline,):
+        if not hasattr(diffusers, cls.__name__):
+            setattr(diffusers, cls.__name__, cls)
+
+
+_register_with_diffusers()
+
+__all__ = [
+    "AdapterSpec",
+    "LayoutMismatchError",
+    "LoraDenoiser",
+    "LoraLayout",
+    "Task",
+    "Text2LoraPipeline",
+    "Text2LoraPipelineOutput",
+    "balanced_accuracy",
+    "list_families",
+    "list_tasks",
+    "load_custom_task",
+    "load_task",
+]

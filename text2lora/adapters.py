@@ -1,0 +1,215 @@
+"""PEFT LoRA adapters on a sequence-classification base: build, train state, save, and fast evaluation.
+
+All adapters of a zoo share one initialization (LoRA A and the classifier head drawn from ``init_seed``), so their
+weights live in one basis. Adapters are written with PEFT's own ``save_pretrained`` and name the portable Hub id of
+their base model.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from .hub import DEFAULT_BASE_MODEL, resolve_model
+
+
+@dataclass
+class AdapterSpec:
+    """What every adapter of a zoo shares: base model, LoRA settings and the initialization seed."""
+
+    base_model: str = DEFAULT_BASE_MODEL
+    r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    target_modules: list = field(default_factory=lambda: ["query", "value"])
+    modules_to_save: list = field(default_factory=lambda: ["classifier"])
+    num_labels: int = 2
+    init_seed: int = 0
+    max_length: int = 64
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def lora_config(self):
+        from peft import LoraConfig
+
+        return LoraConfig(
+            r=self.r, lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout,
+            target_modules=list(self.target_modules), modules_to_save=list(self.modules_to_save),
+            task_type="SEQ_CLS", base_model_name_or_path=self.base_model,
+        )
+
+
+def load_base(spec, model=None, tokenizer=None):
+    """Load the base classifier and tokenizer (the classifier head is drawn from ``spec.init_seed``)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    path = resolve_model(spec.base_model)
+    if tokenizer is None:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    if model is None:
+        torch.manual_seed(spec.init_seed)
+        model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=spec.num_labels)
+    return model, tokenizer
+
+
+def check_target_modules(model, spec):
+    """Raise if the base model has no module matching each of ``spec.target_modules``."""
+    names = {name.split(".")[-1] for name, _ in model.named_modules()}
+    missing = [m for m in list(spec.target_modules) + list(spec.modules_to_save) if m not in names]
+    if missing:
+        sample = sorted(n for n in names if n)[:12]
+        raise ValueError(
+            f"Base model '{spec.base_model}' has no module named {missing}; target_modules/modules_to_save must "
+            f"name modules of the base (for example {sample})."
+        )
+
+
+def build_peft_model(spec, model=None, tokenizer=None):
+    """Wrap the base in a LoRA ``PeftModel`` whose trainable weights start from ``spec.init_seed``."""
+    from peft import get_peft_model
+
+    model, tokenizer = load_base(spec, model, tokenizer)
+    check_target_modules(model, spec)
+    torch.manual_seed(spec.init_seed)
+    peft_model = get_peft_model(model, spec.lora_config())
+    # Classifier head: re-draw from the seed so that every adapter starts from the same head.
+    generator = torch.Generator().manual_seed(spec.init_seed)
+    for name, param in peft_model.named_parameters():
+        if "modules_to_save" in name and param.requires_grad:
+            with torch.no_grad():
+                if name.endswith("weight"):
+                    param.copy_(torch.randn(param.shape, generator=generator) * 0.02)
+                else:
+                    param.zero_()
+    return peft_model, tokenizer
+
+
+def adapter_state_dict(peft_model):
+    """The adapter's weights as PEFT saves them (keys without the adapter name), in float32 on CPU."""
+    from peft import get_peft_model_state_dict
+
+    return {k: v.detach().float().cpu().clone() for k, v in get_peft_model_state_dict(peft_model).items()}
+
+
+def load_adapter_weights(peft_model, state_dict):
+    """Load a PEFT-format state dict into ``peft_model`` in place (fast hot swap, same layout)."""
+    from peft import set_peft_model_state_dict
+
+    result = set_peft_model_state_dict(peft_model, state_dict)
+    unexpected = getattr(result, "unexpected_keys", [])
+    if unexpected:
+        raise ValueError(f"Adapter weights do not fit the model: unexpected keys {unexpected[:4]}")
+
+
+def save_adapter(peft_model, output_dir, state_dict=None, base_model=DEFAULT_BASE_MODEL, extra_files=None):
+    """Write an adapter directory through PEFT's ``save_pretrained``, atomically (temp dir, then rename).
+
+    ``state_dict`` (PEFT format) is loaded first when given. ``adapter_config.json`` names ``base_model`` (a Hub
+    id), never a local path. ``extra_files`` maps file names to JSON-serializable objects or strings.
+    """
+    if state_dict is not None:
+        load_adapter_weights(peft_model, state_dict)
+    output_dir = os.fspath(output_dir)
+    parent = os.path.dirname(os.path.abspath(output_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
+    try:
+        for config in peft_model.peft_config.values():
+            config.base_model_name_or_path = base_model
+        peft_model.save_pretrained(tmp)
+        for name, content in (extra_files or {}).items():
+            with open(os.path.join(tmp, name), "w", encoding="utf-8") as f:
+                f.write(content if isinstance(content, str) else json.dumps(content, indent=2) + "\n")
+        if os.path.isdir(output_dir):
+            shutil.rmtree(output_dir)
+        os.replace(tmp, output_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return output_dir
+
+
+def tokenize(tokenizer, texts, pairs=None, max_length=64):
+    return tokenizer(list(texts), list(pairs) if pairs is not None else None, truncation=True,
+                     max_length=max_length, padding=False)
+
+
+def batches(encodings, batch_size, tokenizer, order=None):
+    """Yield padded tensor batches from a tokenized list (``order`` picks and orders the rows)."""
+    n = len(encodings["input_ids"])
+    order = range(n) if order is None else order
+    order = list(order)
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        features = [{k: encodings[k][i] for k in encodings} for i in idx]
+        yield idx, tokenizer.pad(features, return_tensors="pt")
+
+
+@torch.no_grad()
+def predict_proba(model, tokenizer, encodings, batch_size=128, device="cpu"):
+    """P(label 1) for every tokenized row."""
+    model.eval()
+    # Sort by length so batches pad little; restore the order at the end.
+    lengths = [len(x) for x in encodings["input_ids"]]
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    out = np.zeros(len(lengths), dtype=np.float32)
+    for idx, batch in batches(encodings, batch_size, tokenizer, order):
+        logits = model(**{k: v.to(device) for k, v in batch.items()}).logits.float()
+        out[idx] = torch.softmax(logits, dim=-1)[:, 1].cpu().numpy()
+    return out
+
+
+def balanced_accuracy(labels, predictions):
+    """Mean of the recall on class 1 and on class 0 (0.5 for a constant predictor)."""
+    labels = np.asarray(labels).astype(int)
+    predictions = np.asarray(predictions).astype(int)
+    recalls = []
+    for cls in (0, 1):
+        mask = labels == cls
+        if mask.any():
+            recalls.append(float((predictions[mask] == cls).mean()))
+    if not recalls:
+        raise ValueError("balanced_accuracy needs at least one label.")
+    return float(np.mean(recalls))
+
+
+class AdapterScorer:
+    """Score many same-layout adapters on many tasks: the base loads once, tokenization is cached per task,
+    and adapter weights are hot-swapped in place."""
+
+    def __init__(self, spec, peft_model=None, tokenizer=None, device="cpu", batch_size=128):
+        self.spec = spec
+        if peft_model is None:
+            peft_model, tokenizer = build_peft_model(spec)
+        self.model = peft_model.to(device)
+        self.tokenizer = tokenizer
+        self.device = device
+        self.batch_size = batch_size
+        self._cache = {}
+
+    def encodings(self, task, split):
+        key = (task.name, split)
+        if key not in self._cache:
+            texts, pairs = task.texts(split)
+            self._cache[key] = tokenize(self.tokenizer, texts, pairs, self.spec.max_length)
+        return self._cache[key]
+
+    def proba(self, state_dict, task, split="test"):
+        if state_dict is not None:
+            load_adapter_weights(self.model, state_dict)
+        return predict_proba(self.model, self.tokenizer, self.encodings(task, split), self.batch_size, self.device)
+
+    def score(self, state_dict, task, split="test"):
+        """Balanced accuracy of the adapter on ``task``'s ``split`` at threshold 0.5."""
+        p = self.proba(state_dict, task, split)
+        return balanced_accuracy(task.labels(split), p >= 0.5)

@@ -1,0 +1,56 @@
+"""Description embeddings (sentence-transformers) and the zero-shot embedding baseline."""
+
+from functools import lru_cache
+
+import numpy as np
+
+from .hub import DEFAULT_BASE_MODEL, resolve_model
+
+DEFAULT_EMBEDDER = DEFAULT_BASE_MODEL
+
+
+@lru_cache(maxsize=4)
+def load_embedder(name_or_path=DEFAULT_EMBEDDER, device="cpu"):
+    """A cached ``SentenceTransformer``; Hub ids with a packaged copy load offline."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(resolve_model(name_or_path), device=device)
+
+
+def embed(texts, embedder=DEFAULT_EMBEDDER, batch_size=128, device="cpu"):
+    """L2-normalized float32 embeddings, shape (len(texts), dim)."""
+    if isinstance(texts, str):
+        texts = [texts]
+    model = load_embedder(embedder, device) if isinstance(embedder, str) else embedder
+    vectors = model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
+                           show_progress_bar=False)
+    return vectors.astype(np.float32)
+
+
+def pair_text(texts, pairs=None):
+    """Sentence-pair rows are embedded as 'first [SEP] second'."""
+    if pairs is None:
+        return list(texts)
+    return [f"{a} [SEP] {b}" for a, b in zip(texts, pairs)]
+
+
+def best_threshold(scores, labels):
+    """Threshold on ``scores`` maximizing balanced accuracy on (val) ``labels``."""
+    from .adapters import balanced_accuracy
+
+    candidates = np.unique(np.quantile(scores, np.linspace(0.0, 1.0, 101)))
+    best = max(candidates, key=lambda t: (balanced_accuracy(labels, scores >= t), -abs(t)))
+    return float(best)
+
+
+def zero_shot_scores(description_vectors, text_vectors):
+    """Cosine similarity of every text with every description: shape (n_descriptions, n_texts)."""
+    return np.asarray(description_vectors) @ np.asarray(text_vectors).T
+
+
+def zero_shot_accuracy(description_vector, val_vectors, val_labels, test_vectors, test_labels):
+    """Balanced test accuracy of 'cosine(text, description) >= threshold', the threshold chosen on val."""
+    from .adapters import balanced_accuracy
+
+    threshold = best_threshold(val_vectors @ description_vector, np.asarray(val_labels))
+    return balanced_accuracy(test_labels, test_vectors @ description_vector >= threshold)

@@ -1,0 +1,180 @@
+"""Evaluation: balanced accuracy of generated adapters next to fine-tuned ones and strong simple baselines.
+
+Methods compared on a task's test split (balanced accuracy):
+- ``zero_shot``: cosine between text and description embeddings, threshold chosen on val;
+- ``fine_tuned``: the task's own zoo adapter (the oracle);
+- ``generated``: adapters sampled from the task's descriptions (N samples: mean, best, spread);
+- ``mean_adapter``: the mean of the training zoo's adapters;
+- ``retrieval``: the training-zoo adapter whose description embedding is closest to the description;
+- controls: a random string as description, and another family's description.
+"""
+
+import random
+import string
+
+import numpy as np
+import torch
+
+from .adapters import AdapterScorer, balanced_accuracy
+from .embedding import best_threshold, embed, pair_text
+
+
+def bootstrap_ci(labels, predictions, n=1000, seed=0, level=0.95):
+    """Bootstrap confidence interval of balanced accuracy over test rows."""
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    rng = np.random.default_rng(seed)
+    stats = []
+    for _ in range(n):
+        idx = rng.integers(0, len(labels), len(labels))
+        if len(set(labels[idx].tolist())) < 2:
+            continue
+        stats.append(balanced_accuracy(labels[idx], predictions[idx]))
+    lo, hi = np.quantile(stats, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(lo), float(hi)
+
+
+def random_description(seed):
+    """A random 'word salad' string: the random-description control."""
+    rng = random.Random(seed)
+    return " ".join("".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(3, 9)))
+                    for _ in range(rng.randint(3, 7)))
+
+
+def interpolate_conditions(a, b, alphas):
+    """Conditions alpha * a + (1 - alpha) * b for each alpha (alpha=1 gives a, alpha=0 gives b)."""
+    a, b = torch.as_tensor(a), torch.as_tensor(b)
+    return torch.stack([float(alpha) * a + (1.0 - float(alpha)) * b for alpha in alphas])
+
+
+def gain_recovered(generated, zero_shot, fine_tuned):
+    """(generated - zero-shot) / (fine-tuned - zero-shot); None when fine-tuning does not beat zero-shot."""
+    denominator = fine_tuned - zero_shot
+    if denominator <= 1e-9:
+        return None
+    return (generated - zero_shot) / denominator
+
+
+class Evaluator:
+    """Scores adapters and baselines on tasks, sharing one base model, cached tokenization and embeddings."""
+
+    def __init__(self, zoo, pipeline=None, train_tasks=None, embedder=None, device="cpu", seed=0,
+                 num_inference_steps=25, guidance_scale=1.0):
+        self.zoo = zoo
+        self.pipeline = pipeline
+        self.embedder = embedder or (pipeline.config.embedder if pipeline is not None else zoo.spec.base_model)
+        self.scorer = AdapterScorer(zoo.spec, device=device)
+        self.seed = seed
+        self.num_inference_steps = num_inference_steps
+        self.guidance_scale = guidance_scale
+        self.train_tasks = list(train_tasks) if train_tasks is not None else zoo.task_names(split="seen")
+        self._text_vectors = {}
+        self._retrieval_index = None
+        self._zoo_scores = {}
+        self._mean_vector = None
+        self.generated_log = []  # (task, family, split, vector) of generated adapters, for the adapter map
+
+    # -- baselines ------------------------------------------------------------------------------------------------
+    def _task_vectors(self, task, split):
+        key = (task.name, split)
+        if key not in self._text_vectors:
+            self._text_vectors[key] = embed(pair_text(*task.texts(split)), self.embedder)
+        return self._text_vectors[key]
+
+    def zero_shot(self, task, description):
+        """Zero-shot embedding baseline for one description: (balanced accuracy, predictions)."""
+        d = embed([description], self.embedder)[0]
+        threshold = best_threshold(self._task_vectors(task, "val") @ d, np.asarray(task.labels("val")))
+        predictions = self._task_vectors(task, "test") @ d >= threshold
+        return balanced_accuracy(task.labels("test"), predictions), predictions
+
+    def mean_adapter_vector(self):
+        if self._mean_vector is None:
+            idx = [i for i, r in enumerate(self.zoo.rows) if r["task"] in set(self.train_tasks)]
+            self._mean_vector = self.zoo.vectors[idx].mean(0)
+        return self._mean_vector
+
+    def score_zoo_adapter(self, owner, task, split="test"):
+        """Balanced accuracy of zoo task ``owner``'s adapter on ``task`` (cached); owner '__mean__' is the mean."""
+        key = (owner, task.name, split)
+        if key not in self._zoo_scores:
+            vector = self.mean_adapter_vector() if owner == "__mean__" else self.zoo.task_vector(owner)
+            self._zoo_scores[key] = self.score_vector(vector, task, split)
+        return self._zoo_scores[key]
+
+    def retrieval_index(self):
+        """(embeddings of every training description, the zoo row of its task)."""
+        if self._retrieval_index is None:
+            texts, owners = [], []
+            for name in self.train_tasks:
+                row = self.zoo.task_row(name)
+                for d in row["descriptions"]:
+                    texts.append(d)
+                    owners.append(name)
+            self._retrieval_index = (embed(texts, self.embedder), owners)
+        return self._retrieval_index
+
+    def retrieve(self, description, exclude=None):
+        vectors, owners = self.retrieval_index()
+        scores = vectors @ embed([description], self.embedder)[0]
+        for i in np.argsort(-scores):
+            if owners[i] != exclude:
+                return owners[i], float(scores[i])
+        raise ValueError("Retrieval index is empty.")
+
+    def score_vector(self, vector, task, split="test", return_predictions=False):
+        state = self.zoo.layout.unflatten(vector)
+        p = self.scorer.proba(state, task, split)
+        acc = balanced_accuracy(task.labels(split), p >= 0.5)
+        return (acc, p >= 0.5) if return_predictions else acc
+
+    # -- generation -----------------------------------------------------------------------------------------------
+    def generate_vectors(self, descriptions, num_samples=1, seed=None, condition=None):
+        if self.pipeline is None:
+            raise ValueError("This evaluator has no generator pipeline.")
+        generator = torch.Generator().manual_seed(self.seed if seed is None else seed)
+        out = self.pipeline(descriptions if condition is None else ["_"] * len(condition),
+                            num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
+                            num_adapters_per_task=num_samples, generator=generator, condition=condition,
+                            output_type="vector")
+        return out.vectors
+
+    # -- one task, every method -----------------------------------------------------------------------------------
+    def evaluate_task(self, task, descriptions, num_samples=1, controls=False, mismatched_description=None,
+                      retrieval_exclude_self=False, ci=False):
+        """Every method on one task, for the given descriptions (e.g. its held-out ones)."""
+        result = {"task": task.name, "family": task.family, "split": task.split,
+                  "num_test": len(task.labels("test")), "descriptions": list(descriptions)}
+        if task.name in set(self.zoo.task_names()):
+            result["fine_tuned"] = self.score_zoo_adapter(task.name, task)
+            if ci:
+                _, ft_pred = self.score_vector(self.zoo.task_vector(task.name), task, return_predictions=True)
+                result["fine_tuned_ci"] = bootstrap_ci(task.labels("test"), ft_pred, seed=self.seed)
+        zs = [self.zero_shot(task, d)[0] for d in descriptions]
+        result["zero_shot"] = float(np.mean(zs))
+        result["mean_adapter"] = self.score_zoo_adapter("__mean__", task)
+        retrieved, scores = [], []
+        for d in descriptions:
+            owner, _ = self.retrieve(d, exclude=task.name if retrieval_exclude_self else None)
+            retrieved.append(owner)
+            scores.append(self.score_zoo_adapter(owner, task))
+        result["retrieval"] = float(np.mean(scores))
+        result["retrieved_tasks"] = retrieved
+        if self.pipeline is not None:
+            vectors = self.generate_vectors(list(descriptions), num_samples=num_samples)
+            accs = [self.score_vector(v, task) for v in vectors]
+            self.generated_log.append((task.name, task.family, task.split, vectors[0]))
+            per_description = np.asarray(accs).reshape(len(descriptions), num_samples)
+            result["generated"] = float(np.mean(accs))
+            result["generated_best"] = float(np.max(accs))
+            result["generated_std"] = float(np.std(accs))
+            result["generated_per_description"] = per_description.mean(1).tolist()
+            if "fine_tuned" in result:
+                distances = torch.cdist(vectors, self.zoo.vectors).min(1).values
+                result["generated_to_nearest_zoo_l2"] = float(distances.mean())
+            if controls:
+                rand = self.generate_vectors([random_description(self.seed + i) for i in range(len(descriptions))])
+                result["random_description"] = float(np.mean([self.score_vector(v, task) for v in rand]))
+                if mismatched_description is not None:
+                    mis = self.generate_vectors([mismatched_description])
+                    result["mismatched_description"] = self.score_vector(mis[0], task)
+        return result

@@ -1,0 +1,3 @@
+from .denoiser import LoraDenoiser, LoraDenoiserOutput
+
+__all__ = ["LoraDenoiser", "LoraDenoiserOutput"]

@@ -1,0 +1,208 @@
+"""Text2LoraPipeline: description in, PEFT LoRA adapter out."""
+
+import json
+import math
+import os
+import re
+
+import torch
+from diffusers import DiffusionPipeline
+from diffusers.utils import BaseOutput
+from diffusers.utils.torch_utils import randn_tensor
+
+from .adapters import AdapterSpec
+from .layout import LoraLayout
+
+
+class Text2LoraPipelineOutput(BaseOutput):
+    """``adapters``: one PEFT state dict per generated adapter (task-major order); ``descriptions``: the
+    description each adapter was generated from; ``vectors``: the flat float32 weights (batch, num_params)."""
+
+    adapters: list
+    descriptions: list
+    vectors: torch.Tensor
+
+
+class NonFiniteWeightsError(ValueError):
+    """Sampled weights contain NaN or Inf; nothing was written."""
+
+
+def task_slug(task, seed=None, max_len=48):
+    """Deterministic folder name for a description (and seed)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", task.lower()).strip("-")[:max_len].strip("-") or "task"
+    return f"{slug}-seed{seed}" if seed is not None else slug
+
+
+class Text2LoraPipeline(DiffusionPipeline):
+    """Generate LoRA adapters from task descriptions.
+
+    Components: ``denoiser`` (:class:`~text2lora.models.LoraDenoiser`) and ``scheduler`` (any diffusers scheduler;
+    swap with ``Scheduler.from_config(pipe.scheduler.config)``). The sentence-transformers ``embedder`` is recorded
+    by name or path and loaded lazily on first use.
+    """
+
+    model_cpu_offload_seq = "denoiser"
+
+    def __init__(self, denoiser, scheduler, embedder="sentence-transformers/all-MiniLM-L6-v2"):
+        super().__init__()
+        self.register_modules(denoiser=denoiser, scheduler=scheduler)
+        self.register_to_config(embedder=embedder)
+        self._embedder_model = None
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+        """Load like any DiffusionPipeline; a generator shipped in fp16 is upcast to float32 unless ``torch_dtype``
+        is given."""
+        pipe = super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        if "torch_dtype" not in kwargs and pipe.denoiser.dtype != torch.float32:
+            pipe.denoiser.to(torch.float32)
+        return pipe
+
+    # -- helpers --------------------------------------------------------------------------------------------------
+    @property
+    def layout(self):
+        return self.denoiser.layout
+
+    @property
+    def adapter_spec(self):
+        return AdapterSpec.from_dict(self.denoiser.config.adapter_spec or {})
+
+    def encode_task(self, tasks):
+        """Embed descriptions with the recorded sentence-transformers model (L2-normalized)."""
+        from .embedding import embed, load_embedder
+
+        if self._embedder_model is None:
+            self._embedder_model = load_embedder(self.config.embedder, str(self._execution_device))
+        return torch.from_numpy(embed(tasks, self._embedder_model))
+
+    def check_inputs(self, task, num_inference_steps, guidance_scale, num_adapters_per_task):
+        tasks = [task] if isinstance(task, (str, int)) else list(task)
+        if not tasks:
+            raise ValueError("Give at least one task description.")
+        if self.denoiser.config.condition_type == "text":
+            for t in tasks:
+                if not isinstance(t, str) or not t.strip():
+                    raise ValueError(f"Task descriptions must be non-empty text, got {t!r}.")
+        else:
+            for t in tasks:
+                if not isinstance(t, int) or not 0 <= t < self.denoiser.config.num_tasks:
+                    raise ValueError(f"Task ids must be ints in [0, {self.denoiser.config.num_tasks}), got {t!r}.")
+        if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
+            raise ValueError(f"num_inference_steps must be an integer >= 1, got {num_inference_steps!r}.")
+        if not isinstance(guidance_scale, (int, float)) or guidance_scale < 0 or not math.isfinite(guidance_scale):
+            raise ValueError(f"guidance_scale must be a finite number >= 0, got {guidance_scale!r}.")
+        if not isinstance(num_adapters_per_task, int) or num_adapters_per_task < 1:
+            raise ValueError(f"num_adapters_per_task must be an integer >= 1, got {num_adapters_per_task!r}.")
+        return tasks
+
+    # -- generation ---------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def __call__(self, task, num_inference_steps=25, guidance_scale=1.0, num_adapters_per_task=1, generator=None,
+                 condition=None, output_type="peft", return_dict=True):
+        """Sample adapters for ``task`` (a description, a list of them, or task ids for a task-id denoiser).
+
+        ``guidance_scale`` 1.0 samples the plain conditional model; > 1 applies classifier-free guidance; 0 samples
+        unconditionally. ``condition`` overrides the embedded descriptions with precomputed condition vectors (used
+        for interpolation). ``output_type``: "peft" (state dicts) or "vector" (flat weights only).
+        """
+        tasks = self.check_inputs(task, num_inference_steps, guidance_scale, num_adapters_per_task)
+        device = self._execution_device
+        denoiser = self.denoiser
+        dtype = denoiser.dtype
+
+        # 1. Condition.
+        if condition is None:
+            if denoiser.config.condition_type == "text":
+                condition = self.encode_task(tasks)
+            else:
+                condition = torch.tensor(tasks)
+        condition = condition.to(device)
+        condition = condition.repeat_interleave(num_adapters_per_task, dim=0)
+        batch = condition.shape[0]
+        use_cfg = guidance_scale != 1.0
+        null = denoiser.null_condition_like(batch).to(device)
+        if guidance_scale == 0:
+            condition = null
+
+        # 2. Initial noise in normalized token space.
+        shape = (batch, *denoiser.sample_shape)
+        sample = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
+        sample = sample * self.scheduler.init_noise_sigma
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+
+        # 3. Denoising loop.
+        for t in self.progress_bar(self.scheduler.timesteps):
+            model_input = self.scheduler.scale_model_input(sample, t)
+            if use_cfg and guidance_scale != 0:
+                both = denoiser(torch.cat([model_input, model_input]), t,
+                                torch.cat([condition, null]) if condition.dim() > 1 else torch.cat([condition, null]))
+                cond_out, uncond_out = both.sample.chunk(2)
+                model_output = uncond_out + guidance_scale * (cond_out - uncond_out)
+            else:
+                model_output = denoiser(model_input, t, condition).sample
+            sample = self.scheduler.step(model_output, t, sample, generator=generator).prev_sample
+
+        # 4. Back to weights, check, and split into PEFT state dicts.
+        vectors = denoiser.decode(sample).cpu()
+        if not torch.isfinite(vectors).all():
+            raise NonFiniteWeightsError(
+                "The sampled weights contain NaN or Inf; nothing was written. Try fewer guidance or more steps.")
+        descriptions = [t for t in tasks for _ in range(num_adapters_per_task)]
+        adapters = [] if output_type == "vector" else [self.layout.unflatten(v) for v in vectors]
+        self.maybe_free_model_hooks()
+        if not return_dict:
+            return adapters, descriptions, vectors
+        return Text2LoraPipelineOutput(adapters=adapters, descriptions=descriptions, vectors=vectors)
+
+    # -- writing adapters ---------------------------------------------------------------------------------------
+    def save_adapter(self, state_dict, output_dir, description=None, generation_config=None, peft_model=None,
+                     card=True):
+        """Write ``state_dict`` as a PEFT adapter directory (PEFT's own save path, atomically), with
+        ``generation_config.json`` and a model card. Returns the directory."""
+        from .adapters import save_adapter
+
+        self.layout.check(state_dict, source="generated adapter")
+        for key, value in state_dict.items():
+            if not torch.isfinite(value).all():
+                raise NonFiniteWeightsError(f"'{key}' has NaN or Inf values; nothing was written.")
+        spec = self.adapter_spec
+        if peft_model is None:
+            peft_model = self._peft_model()
+        generation_config = dict(generation_config or {})
+        generation_config.setdefault("description", description)
+        generation_config.setdefault("embedder", self.config.embedder)
+        generation_config.setdefault("scheduler", self.scheduler.__class__.__name__)
+        generation_config["text2lora_version"] = _version()
+        extra = {"generation_config.json": generation_config}
+        if card:
+            from .cards import render_adapter_card
+
+            extra["README.md"] = render_adapter_card(spec, generation_config)
+        return save_adapter(peft_model, output_dir, state_dict=state_dict, base_model=spec.base_model,
+                            extra_files=extra)
+
+    def _peft_model(self):
+        from .adapters import build_peft_model
+
+        if getattr(self, "_cached_peft", None) is None:
+            self._cached_peft, _ = build_peft_model(self.adapter_spec)
+            layout = LoraLayout.from_peft_model(self._cached_peft)
+            if layout != self.layout:
+                raise ValueError(
+                    f"The generator's layout ({self.layout}) does not match its base model "
+                    f"'{self.adapter_spec.base_model}' ({layout}).")
+        return self._cached_peft
+
+
+def _version():
+    try:
+        from importlib.metadata import version
+
+        return version("text2lora")
+    except Exception:
+        return "dev"
+
+
+def load_generation_config(adapter_dir):
+    with open(os.path.join(adapter_dir, "generation_config.json")) as f:
+        return json.load(f)

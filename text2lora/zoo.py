@@ -1,0 +1,269 @@
+"""Loading, packing and extending adapter zoos.
+
+Two on-disk forms share ``index.jsonl``, ``layout.json`` and ``zoo_config.json``:
+- a collection directory, with one standard PEFT adapter directory per checkpoint (``checkpoint_path``);
+- a packed zoo, with every adapter in one fp16 ``weights.safetensors`` tensor (row ``i`` = index row ``i``).
+Either loads with :meth:`Zoo.load`, from a local directory or a Hub dataset id.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .adapters import AdapterSpec
+from .collection import _write_json, write_index
+from .layout import LayoutMismatchError, LoraLayout
+
+
+class Zoo:
+    """Adapters (flat float32 vectors in one layout) with their index rows."""
+
+    def __init__(self, rows, vectors, layout, spec, config=None, path=None):
+        if len(rows) != len(vectors):
+            raise ValueError(f"Zoo has {len(rows)} index rows but {len(vectors)} adapters.")
+        self.rows = list(rows)
+        self.vectors = vectors
+        self.layout = layout
+        self.spec = spec
+        self.config = config or {}
+        self.path = path
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __repr__(self):
+        return f"Zoo({len(self.task_names())} tasks, {len(self)} adapters, {self.layout})"
+
+    @classmethod
+    def load(cls, path_or_id, revision=None):
+        """Load a packed or collection zoo from a directory, or a packed zoo from a Hub dataset id."""
+        path = os.fspath(path_or_id)
+        if not os.path.isdir(path):
+            from huggingface_hub import snapshot_download
+
+            try:
+                path = snapshot_download(path, repo_type="dataset", revision=revision)
+            except Exception as err:  # offline, missing repo, bad id
+                raise ValueError(f"Zoo '{path_or_id}' is not a local directory and could not be fetched from the "
+                                 f"Hub ({type(err).__name__}).") from None
+        for name in ("index.jsonl", "layout.json", "zoo_config.json"):
+            if not os.path.exists(os.path.join(path, name)):
+                raise ValueError(f"'{path}' is not a text2lora zoo: {name} is missing.")
+        with open(os.path.join(path, "zoo_config.json")) as f:
+            config = json.load(f)
+        layout = LoraLayout.load(os.path.join(path, "layout.json"))
+        with open(os.path.join(path, "index.jsonl"), encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        packed = os.path.join(path, "weights.safetensors")
+        if os.path.exists(packed):
+            vectors = load_file(packed)["adapters"].float()
+            if vectors.shape[1] != layout.num_params:
+                raise LayoutMismatchError(f"{packed} holds {vectors.shape[1]} parameters per adapter; the layout "
+                                          f"has {layout.num_params}.")
+        else:
+            vectors = torch.stack([layout.flatten(read_adapter_weights(os.path.join(path, r["checkpoint_path"]),
+                                                                       layout)) for r in rows]) \
+                if rows else torch.zeros(0, layout.num_params)
+        return cls(rows, vectors, layout, AdapterSpec.from_dict(config["spec"]), config, path)
+
+    def task_names(self, split=None, family=None):
+        seen, names = set(), []
+        for r in self.rows:
+            if (split is None or r["split"] == split) and (family is None or r["family"] == family):
+                if r["task"] not in seen:
+                    seen.add(r["task"])
+                    names.append(r["task"])
+        return names
+
+    def indices(self, task):
+        idx = [i for i, r in enumerate(self.rows) if r["task"] == task]
+        if not idx:
+            raise ValueError(f"Task '{task}' is not in this zoo.")
+        return idx
+
+    def task_row(self, task):
+        """The index row of the task's last checkpoint."""
+        return self.rows[self.indices(task)[-1]]
+
+    def task_vector(self, task):
+        """Flat weights of the task's last checkpoint."""
+        return self.vectors[self.indices(task)[-1]]
+
+    def state_dict(self, index):
+        return self.layout.unflatten(self.vectors[index])
+
+    def subset(self, tasks):
+        keep = set(tasks)
+        idx = [i for i, r in enumerate(self.rows) if r["task"] in keep]
+        return Zoo([self.rows[i] for i in idx], self.vectors[idx], self.layout, self.spec, self.config, self.path)
+
+
+def read_adapter_weights(adapter, layout=None):
+    """PEFT state dict of a local adapter directory or Hub id (checked against ``layout`` when given)."""
+    from peft.utils import load_peft_weights
+
+    try:
+        state = load_peft_weights(os.fspath(adapter), device="cpu")
+    except Exception as err:
+        raise ValueError(f"Could not read adapter weights from '{adapter}': {err}") from None
+    if layout is not None:
+        layout.check(state, source=f"adapter '{adapter}'")
+        state = {k: state[k] for k in layout.keys}
+    return state
+
+
+def pack_zoo(zoo_dir, out_dir, dtype=torch.float16):
+    """Write the compact form of a collection: one ``weights.safetensors`` plus the index, layout and config."""
+    zoo = Zoo.load(zoo_dir)
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".tmp-pack-", dir=parent)
+    try:
+        save_file({"adapters": zoo.vectors.to(dtype).contiguous()}, os.path.join(tmp, "weights.safetensors"),
+                  metadata={"format": "pt", "dtype": str(dtype).replace("torch.", "")})
+        for name in ("layout.json", "zoo_config.json"):
+            shutil.copy(os.path.join(zoo_dir, name), os.path.join(tmp, name))
+        with open(os.path.join(tmp, "index.jsonl"), "w", encoding="utf-8") as f:
+            for r in zoo.rows:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        for extra in ("report.md", "report.json", "README.md"):
+            if os.path.exists(os.path.join(zoo_dir, extra)):
+                shutil.copy(os.path.join(zoo_dir, extra), os.path.join(tmp, extra))
+        if os.path.isdir(out_dir):
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def import_adapter(zoo_dir, adapter, task, descriptions, family="imported", split="seen", heldout_descriptions=(),
+                   test_accuracy=None):
+    """Add an existing PEFT adapter (local directory or Hub id) to a collection zoo, with its descriptions.
+
+    The adapter must match the zoo's layout (same base, LoRA settings and modules); it is copied into
+    ``adapters/<task>/imported`` through PEFT's save path and indexed like a collected task.
+    """
+    from .adapters import build_peft_model, save_adapter
+
+    if isinstance(descriptions, str):
+        descriptions = [descriptions]
+    if not descriptions or not all(isinstance(d, str) and d.strip() for d in descriptions):
+        raise ValueError(f"Imported task '{task}' needs at least one non-empty description.")
+    entry = os.path.join(zoo_dir, "entries", f"{task}.json")
+    if os.path.exists(entry):
+        raise ValueError(f"Task '{task}' is already in the zoo at {zoo_dir}.")
+    layout = LoraLayout.load(os.path.join(zoo_dir, "layout.json"))
+    with open(os.path.join(zoo_dir, "zoo_config.json")) as f:
+        spec = AdapterSpec.from_dict(json.load(f)["spec"])
+    state = read_adapter_weights(adapter, layout)
+    peft_model, _ = build_peft_model(spec)
+    rel = os.path.join("adapters", task, "imported")
+    save_adapter(peft_model, os.path.join(zoo_dir, rel), state_dict=state, base_model=spec.base_model)
+    row = dict(task=task, family=family, split=split, dataset="imported", descriptions=list(descriptions),
+               heldout_descriptions=list(heldout_descriptions), checkpoint_step=None, checkpoint_path=rel,
+               seed=spec.init_seed, train_seed=None, val_accuracy=None, test_accuracy=test_accuracy,
+               zero_shot_test_accuracy=None, train_seconds=None, num_train_examples=None, source=os.fspath(adapter))
+    _write_json(entry, [row])
+    write_index(zoo_dir)
+    return row
+
+
+def zoo_report(zoo_dir, wall_seconds=None, machine=None):
+    """Per-task and per-family fine-tuned test accuracy next to the zero-shot baseline, plus collection time.
+
+    Writes ``report.json``, ``report.md`` and a ``README.md`` dataset card into ``zoo_dir``; returns the report.
+    """
+    import platform
+    import statistics
+
+    from .cards import render_zoo_card
+    from .tasks import task_info
+
+    with open(os.path.join(zoo_dir, "index.jsonl"), encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    with open(os.path.join(zoo_dir, "zoo_config.json")) as f:
+        config = json.load(f)
+    last = {}
+    for r in rows:
+        last[r["task"]] = r  # the last checkpoint of each task
+    tasks = sorted(last.values(), key=lambda r: (r["family"], r["task"]))
+    families = {}
+    for r in tasks:
+        families.setdefault(r["family"], []).append(r)
+
+    def med(values):
+        values = [v for v in values if v is not None]
+        return statistics.median(values) if values else None
+
+    sources = {}
+    for r in tasks:
+        try:
+            info = task_info(r["task"])
+            sources[info["source"]] = info["license"]
+        except ValueError:
+            sources.setdefault(r.get("dataset", "imported"), "see the adapter's source")
+    report = {
+        "num_tasks": len(tasks), "num_adapters": len(rows), "num_datasets": len(sources),
+        "median_fine_tuned_test_accuracy": med([r["test_accuracy"] for r in tasks]),
+        "median_zero_shot_test_accuracy": med([r["zero_shot_test_accuracy"] for r in tasks]),
+        "mean_fine_tuned_test_accuracy": statistics.mean(r["test_accuracy"] for r in tasks) if tasks else None,
+        "mean_zero_shot_test_accuracy": statistics.mean(r["zero_shot_test_accuracy"] for r in tasks
+                                                        if r["zero_shot_test_accuracy"] is not None)
+        if any(r["zero_shot_test_accuracy"] is not None for r in tasks) else None,
+        "fine_tuned_beats_zero_shot": sum(1 for r in tasks if r["zero_shot_test_accuracy"] is not None
+                                          and r["test_accuracy"] > r["zero_shot_test_accuracy"]),
+        "sum_train_seconds": sum(r["train_seconds"] or 0 for r in tasks),
+        "wall_seconds": wall_seconds, "machine": machine or f"{platform.machine()}, {os.cpu_count()} CPU cores",
+        "collection": config,
+        "per_family": {f: {"tasks": len(v), "median_fine_tuned": med([r["test_accuracy"] for r in v]),
+                           "median_zero_shot": med([r["zero_shot_test_accuracy"] for r in v]),
+                           "seen": sum(r["split"] == "seen" for r in v), "unseen": sum(r["split"] == "unseen" for r in v)}
+                       for f, v in sorted(families.items())},
+        "tasks": [{k: r[k] for k in ("task", "family", "split", "dataset", "test_accuracy", "val_accuracy",
+                                     "zero_shot_test_accuracy", "train_seconds")} for r in tasks],
+        "sources": sources,
+    }
+    _write_json(os.path.join(zoo_dir, "report.json"), report)
+
+    def f3(v):
+        return "–" if v is None else f"{v:.3f}"
+
+    lines = ["# Adapter zoo report", "",
+             "Written by `text2lora.zoo.zoo_report` from the zoo's index (balanced accuracy on each task's test "
+             "split; zero-shot = cosine between text and training-description embeddings, threshold chosen on val, "
+             "mean over the task's training descriptions).", "",
+             f"- tasks: {report['num_tasks']} from {report['num_datasets']} datasets, {len(families)} families",
+             f"- median fine-tuned test accuracy: **{f3(report['median_fine_tuned_test_accuracy'])}**; "
+             f"median zero-shot: **{f3(report['median_zero_shot_test_accuracy'])}**; fine-tuned beats zero-shot "
+             f"on {report['fine_tuned_beats_zero_shot']}/{report['num_tasks']} tasks",
+             f"- training time, summed over tasks: {report['sum_train_seconds'] / 60:.1f} min"
+             + (f"; wall time of the collection: {wall_seconds / 60:.1f} min on {report['machine']}"
+                if wall_seconds else ""), "",
+             "| family | tasks (seen/unseen) | median fine-tuned | median zero-shot |", "|---|---|---|---|"]
+    for fam, v in report["per_family"].items():
+        lines.append(f"| {fam} | {v['tasks']} ({v['seen']}/{v['unseen']}) | {f3(v['median_fine_tuned'])} | "
+                     f"{f3(v['median_zero_shot'])} |")
+    lines += ["", "| task | family | split | fine-tuned test | zero-shot test | train s |", "|---|---|---|---|---|---|"]
+    for r in report["tasks"]:
+        lines.append(f"| {r['task']} | {r['family']} | {r['split']} | {f3(r['test_accuracy'])} | "
+                     f"{f3(r['zero_shot_test_accuracy'])} | {r['train_seconds'] or 0:.1f} |")
+    with open(os.path.join(zoo_dir, "report.md.tmp"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(os.path.join(zoo_dir, "report.md.tmp"), os.path.join(zoo_dir, "report.md"))
+    card = render_zoo_card({
+        "num_tasks": report["num_tasks"], "families": {f: v["tasks"] for f, v in report["per_family"].items()},
+        "sources": [{"dataset": k, "license": v} for k, v in sorted(sources.items())],
+        "collection": {**config["spec"], **config["training"]}, "base_model": config["spec"]["base_model"],
+        "accuracy_summary": {"median fine-tuned test accuracy": f3(report["median_fine_tuned_test_accuracy"]),
+                             "median zero-shot test accuracy": f3(report["median_zero_shot_test_accuracy"])},
+    })
+    with open(os.path.join(zoo_dir, "README.md.tmp"), "w") as f:
+        f.write(card)
+    os.replace(os.path.join(zoo_dir, "README.md.tmp"), os.path.join(zoo_dir, "README.md"))
+    return report
