@@ -313,7 +313,8 @@ def write_markdown(report, path):
     lines = ["# text2lora evaluation", "",
              f"Written by `evaluate.py` on {report['date']} ({report['seconds'] / 60:.1f} min on "
              f"{report['machine']}). Generator: `{report['generator']}`; zoo: `{report['zoo']}`; "
-             f"{report['settings']['num_inference_steps']} sampler steps, guidance {report['settings']['guidance_scale']}, "
+             f"{report['settings']['num_inference_steps']} sampler steps, guidance "
+             f"{report['settings']['guidance_scale']}, "
              f"seed {report['settings']['seed']}. Balanced accuracy on each task's test split.", ""]
     q1 = report.get("question_1")
     if q1:
@@ -328,8 +329,8 @@ def write_markdown(report, path):
                   f"Distance (L2) from each generated adapter to its nearest original: "
                   f"{fmt(q1['generated_nearest_original_l2_mean'], 4)}; between an original and its nearest other "
                   f"original: {fmt(q1['original_nearest_original_l2_mean'], 4)}; between generated samples: "
-                  f"{fmt(q1['generated_pairwise_l2_mean'], 4)}. Random weights with the checkpoints' per-element mean and "
-                  f"std score {fmt(q1['gaussian_matched_noise_accuracy'])}.", ""]
+                  f"{fmt(q1['generated_pairwise_l2_mean'], 4)}. Random weights with the checkpoints' per-element mean "
+                  f"and std score {fmt(q1['gaussian_matched_noise_accuracy'])}.", ""]
     q2 = report.get("question_2")
     if q2:
         s = q2["summary"]
@@ -342,7 +343,8 @@ def write_markdown(report, path):
             lines.append(f"| {k} | {fmt(s[k]['median'])} | {fmt(s[k]['mean'])} |")
         lines += ["", f"Target: median ratio generated / fine-tuned >= 0.99 (held-out descriptions): "
                   f"**{fmt(s['ratio']['median'])}** ({'met' if s['ratio']['median'] >= 0.99 else 'missed'}).", "",
-                  "Per family (means):", "", "| family | tasks | fine-tuned | generated | ratio | retrieval | zero-shot |",
+                  "Per family (means):", "",
+                  "| family | tasks | fine-tuned | generated | ratio | retrieval | zero-shot |",
                   "|---|---|---|---|---|---|---|"]
         for fam, v in q2["per_family"].items():
             lines.append(f"| {fam} | {v['tasks']} | {fmt(v['fine_tuned'])} | {fmt(v['generated'])} | {fmt(v['ratio'])} "
@@ -352,7 +354,8 @@ def write_markdown(report, path):
             lines += ["", "### Interpolation", "",
                       "Condition alpha*e(A) + (1-alpha)*e(B); accuracy on A and B (val split) against alpha: "
                       "`interpolation.png`.", "",
-                      "| A | B | family | acc A at 0 / 0.5 / 1 | acc B at 0 / 0.5 / 1 | transition alpha | largest step |",
+                      "| A | B | family | acc A at 0 / 0.5 / 1 | acc B at 0 / 0.5 / 1 | transition alpha "
+                      "| largest step |",
                       "|---|---|---|---|---|---|---|"]
             for c in curves:
                 mid = len(c["alphas"]) // 2

@@ -50,7 +50,8 @@ def parse_args(argv=None):
     p.add_argument("--gradient_accumulation_steps", type=int, default=1)
     p.add_argument("--learning_rate", type=float, default=1e-3)
     p.add_argument("--lr_scheduler", default="cosine",
-                   choices=["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup"])
+                   choices=["linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
+                            "constant_with_warmup"])
     p.add_argument("--lr_warmup_steps", type=int, default=100)
     p.add_argument("--adam_weight_decay", type=float, default=0.0)
     p.add_argument("--max_grad_norm", type=float, default=1.0)
@@ -360,11 +361,28 @@ def save_pipeline(pipe, args, zoo, tasks, history, seconds):
     info = {"zoo": os.fspath(args.zoo), "train_tasks": tasks, "training_args": vars(args),
             "train_seconds": seconds, "final_loss": float(np.mean([h["loss"] for h in history[-50:]]))
             if history else None, "loss_history": history[:: max(1, len(history) // 200)]}
+    write_generator_card(pipe, args, zoo, tasks)
     with open(os.path.join(args.output_dir, "training_info.json.tmp"), "w") as f:
         json.dump(info, f, indent=1)
     os.replace(os.path.join(args.output_dir, "training_info.json.tmp"),
                os.path.join(args.output_dir, "training_info.json"))
     logger.info("Saved the pipeline to %s", args.output_dir)
+
+
+def write_generator_card(pipe, args, zoo, tasks, evaluation=None):
+    """README.md model card of the generator folder (rendered from hub_cards/generator_card.md)."""
+    from text2lora.cards import render_generator_card
+
+    keys = ("learning_rate", "max_train_steps", "train_batch_size", "prediction_type", "snr_gamma", "use_ema",
+            "cond_dropout_prob", "latent_dim", "token_size", "hidden_size", "num_layers", "num_heads", "seed")
+    card = render_generator_card({
+        "generator_id": args.hub_model_id, "zoo": os.fspath(args.zoo), "base_model": zoo.spec.base_model,
+        "embedder": args.embedder, "num_seen_tasks": len(tasks), "scheduler": pipe.scheduler.__class__.__name__,
+        "training": {k: getattr(args, k) for k in keys}, "evaluation": evaluation,
+    })
+    with open(os.path.join(args.output_dir, "README.md.tmp"), "w") as f:
+        f.write(card)
+    os.replace(os.path.join(args.output_dir, "README.md.tmp"), os.path.join(args.output_dir, "README.md"))
 
 
 def log_validation(pipe, zoo, args, step, write=False):

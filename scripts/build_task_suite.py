@@ -37,7 +37,8 @@ UNSEEN_FAMILY = "citation_intent"
 LICENSES = {
     "tweeteval": "TweetEval (cardiffnlp/tweeteval): 'released without any restrictions', but the licences of the "
     "original SemEval datasets and Twitter's terms apply.",
-    "mr": "MR movie-review polarity (Pang & Lee 2005), via harvardnlp/sent-conv-torch: licence unstated (repo code MIT).",
+    "mr": "MR movie-review polarity (Pang & Lee 2005), via harvardnlp/sent-conv-torch: licence unstated "
+    "(repo code MIT).",
     "cr": "CR customer reviews (Hu & Liu 2004), via harvardnlp/sent-conv-torch: licence unstated (repo code MIT).",
     "subj": "SUBJ subjectivity (Pang & Lee 2004), via harvardnlp/sent-conv-torch: licence unstated (repo code MIT).",
     "mpqa": "MPQA opinion polarity, via harvardnlp/sent-conv-torch: licence unstated (repo code MIT).",

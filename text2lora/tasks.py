@@ -107,7 +107,8 @@ def task_info(name):
     """Registry entry of a shipped task, with its descriptions."""
     meta, descriptions = _registry()
     if name not in meta["tasks"]:
-        raise ValueError(f"Unknown task '{name}'. `text2lora.list_tasks()` lists the {len(meta['tasks'])} shipped tasks.")
+        count = len(meta["tasks"])
+        raise ValueError(f"Unknown task '{name}'. `text2lora.list_tasks()` lists the {count} shipped tasks.")
     info = dict(meta["tasks"][name])
     desc = descriptions.get(name, {})
     info["descriptions"] = list(desc.get("train", []))

@@ -223,7 +223,8 @@ def zoo_report(zoo_dir, wall_seconds=None, machine=None):
         "collection": config,
         "per_family": {f: {"tasks": len(v), "median_fine_tuned": med([r["test_accuracy"] for r in v]),
                            "median_zero_shot": med([r["zero_shot_test_accuracy"] for r in v]),
-                           "seen": sum(r["split"] == "seen" for r in v), "unseen": sum(r["split"] == "unseen" for r in v)}
+                           "seen": sum(r["split"] == "seen" for r in v),
+                           "unseen": sum(r["split"] == "unseen" for r in v)}
                        for f, v in sorted(families.items())},
         "tasks": [{k: r[k] for k in ("task", "family", "split", "dataset", "test_accuracy", "val_accuracy",
                                      "zero_shot_test_accuracy", "train_seconds")} for r in tasks],

@@ -1,0 +1,89 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from text2lora.adapters import balanced_accuracy
+from text2lora.evaluation import bootstrap_ci, gain_recovered, interpolate_conditions, random_description
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_balanced_accuracy_known_answers():
+    labels = [0, 0, 0, 1, 1, 1, 1, 1]
+    assert balanced_accuracy(labels, labels) == 1.0
+    assert balanced_accuracy(labels, [1] * 8) == 0.5
+    assert balanced_accuracy(labels, [0] * 8) == 0.5
+    assert balanced_accuracy(labels, [1 - y for y in labels]) == 0.0
+    # 2/3 recall on class 0, 3/5 on class 1.
+    assert balanced_accuracy(labels, [0, 0, 1, 1, 1, 1, 0, 0]) == pytest.approx((2 / 3 + 3 / 5) / 2)
+
+
+def test_bootstrap_interval_contains_the_estimate():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 200)
+    predictions = np.where(rng.random(200) < 0.8, labels, 1 - labels)
+    lo, hi = bootstrap_ci(labels, predictions, n=200)
+    assert lo <= balanced_accuracy(labels, predictions) <= hi and hi - lo < 0.2
+
+
+def test_interpolation_endpoints_equal_the_conditions():
+    a, b = torch.randn(8), torch.randn(8)
+    path = interpolate_conditions(a, b, [0.0, 0.5, 1.0])
+    assert torch.equal(path[0], b) and torch.equal(path[2], a)
+    assert torch.allclose(path[1], (a + b) / 2)
+
+
+def test_gain_recovered_and_random_description():
+    assert gain_recovered(0.8, 0.6, 1.0) == pytest.approx(0.5)
+    assert gain_recovered(0.8, 0.9, 0.9) is None
+    assert random_description(1) == random_description(1) != random_description(2)
+
+
+@pytest.fixture(scope="module")
+def tiny_generator_dir(tiny_zoo, tiny_base, tmp_path_factory):
+    import train
+
+    out = tmp_path_factory.mktemp("gen-eval")
+    train.main(["--zoo", tiny_zoo, "--embedder", tiny_base, "--output_dir", str(out), "--token_size", "16",
+                "--hidden_size", "32", "--num_layers", "1", "--num_heads", "2", "--max_train_steps", "2",
+                "--validation_tasks"])
+    return str(out)
+
+
+def test_bring_your_own_task_cli(tiny_generator_dir, tiny_zoo, tmp_path):
+    from conftest import make_rows
+
+    rows = make_rows("good", 40, seed=9)
+    path = tmp_path / "mine.jsonl"
+    path.write_text("\n".join(json.dumps({"text": t, "label": y}) for t, y in zip(rows["text"], rows["label"])))
+    cmd = [sys.executable, os.path.join(ROOT, "evaluate.py"), "--task-data", str(path), "--description",
+           "detect good texts", "--generator", tiny_generator_dir, "--zoo", tiny_zoo, "--num_inference_steps", "3",
+           "--json"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=ROOT))
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout[result.stdout.index("{"):])
+    for key in ("generated", "zero_shot", "retrieval", "mean_adapter"):
+        assert 0.0 <= out[key] <= 1.0
+    assert out["num_test"] == 28  # 40 rows, 30% held out for the zero-shot threshold
+
+
+def test_evaluator_reports_every_method(tiny_generator_dir, tiny_zoo, tiny_tasks):
+    from text2lora import Text2LoraPipeline
+    from text2lora.evaluation import Evaluator
+    from text2lora.zoo import Zoo
+
+    pipe = Text2LoraPipeline.from_pretrained(tiny_generator_dir)
+    pipe.set_progress_bar_config(disable=True)
+    evaluator = Evaluator(Zoo.load(tiny_zoo), pipe, num_inference_steps=2)
+    unseen = tiny_tasks[3]
+    r = evaluator.evaluate_task(unseen, unseen.heldout_descriptions, num_samples=2, controls=True,
+                                mismatched_description="detect sport texts", ci=True)
+    for key in ("fine_tuned", "zero_shot", "mean_adapter", "retrieval", "generated", "generated_best",
+                "generated_std", "random_description", "mismatched_description", "fine_tuned_ci"):
+        assert key in r, key
+    assert r["retrieved_tasks"][0] in {"good_task", "bad_task", "sport_task"}  # unseen tasks are never retrieved
