@@ -10,6 +10,7 @@ Re-running skips finished tasks; a killed run loses at most the task in progress
 
 import argparse
 import logging
+import os
 import sys
 import time
 
@@ -77,6 +78,8 @@ def main(argv=None):
         extra_steps=args.extra_steps,
     )
     embedder = None if args.embedder == "none" else args.embedder
+    entries = os.path.join(args.output_dir, "entries")
+    fresh = not (os.path.isdir(entries) and os.listdir(entries))  # the wall time covers the whole zoo
     start = time.perf_counter()
     collector = ZooCollector(args.output_dir, spec, settings, embedder=embedder, device=str(state.device),
                              process_index=state.process_index, num_processes=state.num_processes)
@@ -88,7 +91,7 @@ def main(argv=None):
         print(f"collected {done} new tasks in {seconds:.1f}s; index has {rows} rows: {args.output_dir}/index.jsonl")
         from text2lora.zoo import pack_zoo, zoo_report
 
-        report = zoo_report(args.output_dir, wall_seconds=seconds if done == len(names) else None)
+        report = zoo_report(args.output_dir, wall_seconds=seconds if fresh else None)
         print(f"median test accuracy: fine-tuned {report['median_fine_tuned_test_accuracy']:.3f}, zero-shot "
               f"{report['median_zero_shot_test_accuracy'] or float('nan'):.3f}; report: {args.output_dir}/report.md")
         if args.pack:

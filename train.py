@@ -35,20 +35,20 @@ def parse_args(argv=None):
     p.add_argument("--tasks", nargs="*", default=None, help="Only these zoo tasks.")
     p.add_argument("--condition_type", default="text", choices=["text", "task_id"])
     p.add_argument("--token_size", type=int, default=512)
-    p.add_argument("--hidden_size", type=int, default=256)
-    p.add_argument("--num_layers", type=int, default=4)
+    p.add_argument("--hidden_size", type=int, default=192)
+    p.add_argument("--num_layers", type=int, default=3)
     p.add_argument("--num_heads", type=int, default=4)
     p.add_argument("--mlp_ratio", type=float, default=2.0)
-    p.add_argument("--latent_dim", type=int, default=150,
+    p.add_argument("--latent_dim", type=int, default=130,
                    help="Latent diffusion over a PCA parameter autoencoder of this size (0: diffuse raw tokens). "
                         "Capped at the number of training adapters - 1, rounded to --latent_token_size.")
     p.add_argument("--latent_token_size", type=int, default=10)
     p.add_argument("--save_fp16", action="store_true", help="Store the final pipeline's weights in fp16.")
     p.add_argument("--train_batch_size", type=int, default=32)
     p.add_argument("--num_train_epochs", type=int, default=None)
-    p.add_argument("--max_train_steps", type=int, default=2000)
+    p.add_argument("--max_train_steps", type=int, default=3000)
     p.add_argument("--gradient_accumulation_steps", type=int, default=1)
-    p.add_argument("--learning_rate", type=float, default=1e-3)
+    p.add_argument("--learning_rate", type=float, default=2e-3)
     p.add_argument("--lr_scheduler", default="cosine",
                    choices=["linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
                             "constant_with_warmup"])
@@ -59,7 +59,9 @@ def parse_args(argv=None):
     p.add_argument("--prediction_type", default="sample", choices=["epsilon", "v_prediction", "sample"])
     p.add_argument("--num_train_timesteps", type=int, default=1000)
     p.add_argument("--beta_schedule", default="squaredcos_cap_v2")
-    p.add_argument("--snr_gamma", type=float, default=5.0, help="Min-SNR weighting gamma (0 disables it).")
+    p.add_argument("--snr_gamma", type=float, default=0.0,
+                   help="Min-SNR weighting gamma through diffusers' compute_snr (0 disables it; try 5 with epsilon or "
+                        "v_prediction).")
     p.add_argument("--use_ema", action="store_true")
     p.add_argument("--ema_decay", type=float, default=0.999)
     p.add_argument("--cond_dropout_prob", type=float, default=0.1, help="Null-condition rate, for CFG.")

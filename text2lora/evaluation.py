@@ -11,6 +11,7 @@ Methods compared on a task's test split (balanced accuracy):
 
 import random
 import string
+import zlib
 
 import numpy as np
 import torch
@@ -172,7 +173,7 @@ class Evaluator:
                 distances = torch.cdist(vectors, self.zoo.vectors).min(1).values
                 result["generated_to_nearest_zoo_l2"] = float(distances.mean())
             if controls:
-                rand = self.generate_vectors([random_description(self.seed + i) for i in range(len(descriptions))])
+                rand = self.generate_vectors([random_description(self.seed + zlib.crc32(task.name.encode()) % 1000)])
                 result["random_description"] = float(np.mean([self.score_vector(v, task) for v in rand]))
                 if mismatched_description is not None:
                     mis = self.generate_vectors([mismatched_description])

@@ -64,6 +64,7 @@ class LoraDenoiser(ModelMixin, ConfigMixin):
         dropout: float = 0.0,
         latent_dim: int = 0,
         latent_token_size: int = 10,
+        condition_skip: bool = True,
     ):
         super().__init__()
         if layout is None:
@@ -112,6 +113,14 @@ class LoraDenoiser(ModelMixin, ConfigMixin):
             # Index num_tasks is the null condition.
             self.task_embedding = nn.Embedding(num_tasks + 1, hidden_size)
         self.blocks = nn.ModuleList([AdaLNBlock(hidden_size, num_heads, mlp_ratio, dropout) for _ in range(num_layers)])
+        # Condition skip (latent mode): an MLP from the condition straight to the sample, so the conditional mean
+        # E[x0 | description] does not have to squeeze through the norm modulation. Zero-initialized.
+        self.use_condition_skip = bool(condition_skip and latent_dim)
+        if self.use_condition_skip:
+            self.condition_to_sample = nn.Sequential(nn.Linear(hidden_size, 2 * hidden_size), nn.SiLU(),
+                                                nn.Linear(2 * hidden_size, n * size))
+            nn.init.zeros_(self.condition_to_sample[-1].weight)
+            nn.init.zeros_(self.condition_to_sample[-1].bias)
         self.norm_out = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
         self.out_modulation = nn.Linear(hidden_size, 2 * hidden_size)
         self.proj_out = nn.Linear(hidden_size, size)
@@ -187,13 +196,16 @@ class LoraDenoiser(ModelMixin, ConfigMixin):
             timestep = torch.tensor([timestep], device=sample.device)
         timestep = timestep.reshape(-1).expand(batch) if timestep.numel() == 1 else timestep
         t_emb = self.time_embedding(self.time_proj(timestep).to(sample.dtype))
-        cond = t_emb + self.embed_condition(condition, drop_mask)
+        c_emb = self.embed_condition(condition, drop_mask)
+        cond = t_emb + c_emb
         x = (self.proj_in(sample) + self.token_embedding + self.layer_embedding(self.token_layer)
              + self.module_embedding(self.token_module) + self.kind_embedding(self.token_kind))
         for block in self.blocks:
             x = block(x, cond)
         shift, scale = self.out_modulation(nn.functional.silu(cond))[:, None].chunk(2, -1)
         out = self.proj_out(self.norm_out(x) * (1 + scale) + shift)
+        if self.use_condition_skip:
+            out = out + self.condition_to_sample(c_emb).reshape(batch, *self.sample_shape)
         if not return_dict:
             return (out,)
         return LoraDenoiserOutput(sample=out)
