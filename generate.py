@@ -107,6 +107,7 @@ def main(argv=None):
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     from text2lora.pipeline import task_slug
 
     start = time.perf_counter()

@@ -126,7 +126,8 @@ def save_adapter(peft_model, output_dir, state_dict=None, base_model=DEFAULT_BAS
     try:
         for config in peft_model.peft_config.values():
             config.base_model_name_or_path = base_model
-        peft_model.save_pretrained(tmp)
+        # No embedding layers are adapted; "auto" would look the base up on the Hub at every save.
+        peft_model.save_pretrained(tmp, save_embedding_layers=False)
         for name, content in (extra_files or {}).items():
             with open(os.path.join(tmp, name), "w", encoding="utf-8") as f:
                 f.write(content if isinstance(content, str) else json.dumps(content, indent=2) + "\n")
