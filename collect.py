@@ -46,12 +46,21 @@ def parse_args(argv=None):
     p.add_argument("--hub_model_id", default=None, help="Dataset repo id for --push_to_hub.")
     p.add_argument("--private", action="store_true")
     p.add_argument("--no_progress", action="store_true")
+    p.add_argument("--refresh_descriptions", action="store_true",
+                   help="Only rewrite the descriptions in OUTPUT_DIR/index.jsonl from the suite (after paraphrases "
+                        "were added to it), then exit; no training.")
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.refresh_descriptions:
+        from text2lora.zoo import refresh_descriptions
+
+        changed = refresh_descriptions(args.output_dir)
+        print(f"refreshed the descriptions of {changed} rows: {args.output_dir}/index.jsonl")
+        return
     import torch
     from accelerate import PartialState
 

@@ -432,9 +432,10 @@ def build_denoiser(layout, latent_dim=0, hidden_size=256, num_layers=4, num_head
 
 
 class TrainStep:
-    """One optimizer step of train.py's loop: DDPM noise, prediction_type 'sample', Min-SNR weighting (gamma 5),
-    10% null-condition dropout, MSE, backward, grad-norm clip 1.0, AdamW. Batches are drawn from ``tokens``
-    (N, *sample_shape, already normalized) and ``conditions`` (N, dim), both on ``device``."""
+    """One optimizer step of train.py's loop: DDPM noise, prediction_type 'sample', Min-SNR weighting when
+    ``snr_gamma`` > 0 (train.py's default is 0: plain MSE), 10% null-condition dropout, MSE, backward, grad-norm
+    clip 1.0, AdamW. Batches are drawn from ``tokens`` (N, *sample_shape, already normalized) and ``conditions``
+    (N, dim), both on ``device``."""
 
     def __init__(self, model, tokens, conditions, batch_size, device="cpu", dtype="fp32", lr=1e-3, snr_gamma=5.0,
                  seed=0):
@@ -462,10 +463,12 @@ class TrainStep:
         drop = torch.rand(self.batch_size, device=clean.device) < 0.1
         with autocast(self.device, self.dtype):
             pred = self.model(noisy, timesteps, cond, drop_mask=drop).sample
-        snr = compute_snr(self.scheduler, timesteps)
-        weights = torch.stack([snr, self.snr_gamma * torch.ones_like(snr)], dim=1).min(dim=1)[0]
         loss = torch.nn.functional.mse_loss(pred.float(), clean.float(), reduction="none")
-        loss = (loss.mean(dim=list(range(1, loss.ndim))) * weights).mean()
+        loss = loss.mean(dim=list(range(1, loss.ndim)))
+        if self.snr_gamma and self.snr_gamma > 0:
+            snr = compute_snr(self.scheduler, timesteps)
+            loss = loss * torch.stack([snr, self.snr_gamma * torch.ones_like(snr)], dim=1).min(dim=1)[0]
+        loss = loss.mean()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.trainable, 1.0)
         self.optimizer.step()

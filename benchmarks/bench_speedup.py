@@ -62,74 +62,57 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def finetune_until(peft_model, tokenizer, scorer, task, spec, settings, init_state, target, eval_every, device):
-    """train_task's loop, evaluating on test every ``eval_every`` steps; stops once accuracy >= ``target``.
+def finetune_until(peft_model, tokenizer, scorer, task, spec, settings, init_state, target, eval_every, device,
+                   stop_step=None):
+    """text2lora.collection.train_task (the zoo's recipe), evaluating on test every ``eval_every`` steps (and at the
+    last step); stops once accuracy >= ``target``. With ``stop_step`` it trains exactly that many steps and never
+    evaluates (a timing repeat of a run whose stopping step is known: the trajectory is seeded).
 
-    Returns dict(seconds, step, total_steps, reached, accuracy, curve) where seconds counts training only."""
+    Returns dict(seconds, step, total_steps, reached, accuracy, curve); seconds count training only."""
     import torch
 
-    from text2lora.adapters import batches, load_adapter_weights, tokenize
-    from text2lora.collection import _task_seed
+    from text2lora.adapters import load_adapter_weights
+    from text2lora.collection import _task_seed, recipe_steps, train_task
 
-    load_adapter_weights(peft_model, init_state)
-    peft_model.to(device)
-    texts, pairs = task.texts("train")
-    labels = task.labels("train")
-    n = min(len(labels), settings.max_train_examples) if settings.max_train_examples else len(labels)
-    texts, labels = texts[:n], labels[:n]
-    pairs = pairs[:n] if pairs is not None else None
-    encodings = tokenize(tokenizer, texts, pairs, spec.max_length)
-    label_tensor = torch.tensor(labels)
-    steps_per_epoch = -(-n // settings.batch_size)
-    total_steps = int(round(settings.epochs * steps_per_epoch)) + settings.extra_steps
-
-    head, lora = [], []
-    for name, param in peft_model.named_parameters():
-        if param.requires_grad:
-            (head if "modules_to_save" in name else lora).append(param)
-    optimizer = torch.optim.AdamW(
-        [{"params": lora, "lr": settings.learning_rate}, {"params": head, "lr": settings.head_learning_rate}],
-        weight_decay=settings.weight_decay,
-    )
-    generator = torch.Generator().manual_seed(_task_seed(task.name, settings.train_seed))
-    curve = []
+    n = len(task.labels("train"))
+    total = recipe_steps(min(n, settings.max_train_examples) if settings.max_train_examples else n, settings)
+    curve, state = [], {"eval_s": 0.0, "step": 0, "total": total, "accuracy": None, "reached": False}
 
     def evaluate(step):
         acc = scorer.score(None, task, "test")  # the weights being trained are already in the model
         curve.append({"step": step, "test_accuracy": acc})
         peft_model.train()
+        state["accuracy"] = acc
         return acc
 
+    def on_step(step, total_steps):
+        state["step"], state["total"] = step, total_steps
+        if stop_step is not None:
+            return step >= stop_step
+        if step % eval_every and step < total_steps:
+            return False
+        sync(device)
+        t0 = time.perf_counter()
+        reached = evaluate(step) >= target
+        sync(device)
+        state["eval_s"] += time.perf_counter() - t0
+        state["reached"] = reached
+        return reached
+
+    if stop_step is None:
+        load_adapter_weights(peft_model, init_state)
+        peft_model.to(device)
+        if evaluate(0) >= target:
+            return {"seconds": 0.0, "step": 0, "total_steps": total, "reached": True, "accuracy": state["accuracy"],
+                    "curve": curve}
+    elif stop_step == 0:
+        return {"seconds": 0.0, "step": 0, "total_steps": total, "reached": None, "accuracy": None, "curve": curve}
     torch.manual_seed(_task_seed(task.name, settings.train_seed))  # base-model dropout: same draws every repeat
-    seconds, step = 0.0, 0
-    acc = evaluate(0)
-    if acc >= target:
-        return {"seconds": 0.0, "step": 0, "total_steps": total_steps, "reached": True, "accuracy": acc,
-                "curve": curve}
-    peft_model.train()
     sync(device)
-    start = time.perf_counter()
-    while step < total_steps:
-        order = torch.randperm(n, generator=generator).tolist()
-        for idx, batch in batches(encodings, settings.batch_size, tokenizer, order):
-            batch = {k: v.to(device) for k, v in batch.items()}
-            loss = peft_model(**batch, labels=label_tensor[idx].to(device)).loss
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            if step % eval_every == 0 or step >= total_steps:
-                sync(device)
-                seconds += time.perf_counter() - start
-                acc = evaluate(step)
-                if acc >= target:
-                    return {"seconds": seconds, "step": step, "total_steps": total_steps, "reached": True,
-                            "accuracy": acc, "curve": curve}
-                sync(device)
-                start = time.perf_counter()
-            if step >= total_steps:
-                break
-    return {"seconds": seconds, "step": step, "total_steps": total_steps, "reached": False, "accuracy": acc,
+    _, seconds = train_task(peft_model, tokenizer, task, spec, settings, init_state, device, on_step=on_step)
+    sync(device)
+    return {"seconds": seconds - state["eval_s"], "step": state["step"], "total_steps": state["total"],
+            "reached": state["reached"] if stop_step is None else None, "accuracy": state["accuracy"],
             "curve": curve}
 
 
@@ -202,10 +185,15 @@ def main(argv=None):
             gen_s = stats(times)
             target = scorer.score(holder["state"], task, "test")
 
-            runs = [finetune_until(peft_model, tokenizer, scorer, task, zoo.spec, settings, init_state, target,
-                                   args.eval_every, device) for _ in range(ft_repeats)]
+            # The first run finds the stopping step (evaluating every --eval_every steps); the seeded trajectory is
+            # the same every time, so the timing repeats train exactly to that step without evaluating.
+            first = finetune_until(peft_model, tokenizer, scorer, task, zoo.spec, settings, init_state, target,
+                                   args.eval_every, device)
+            runs = [first] + [finetune_until(peft_model, tokenizer, scorer, task, zoo.spec, settings, init_state,
+                                             target, args.eval_every, device, stop_step=first["step"])
+                              for _ in range(ft_repeats - 1)]
             ft_s = stats([r["seconds"] for r in runs])
-            reached = all(r["reached"] for r in runs)
+            reached = first["reached"]
             zoo_row = zoo.task_row(name)
             rows.append({"task": name, "description": desc, "generation_s": gen_s, "generated_test_accuracy": target,
                          "fine_tune_s": ft_s, "reached": reached, "steps_to_reach": runs[0]["step"],

@@ -3,9 +3,10 @@
     python benchmarks/bench_training.py --zoo zoos/minilm-default
 
 1. A LoraDenoiser for the zoo's layout (or, without --zoo, the synthetic MiniLM layout of bench_scale.py's "75k"),
-   configured like train.py's defaults (hidden 256, 4 layers, 4 heads, mlp_ratio 2), trained with train.py's step
-   (DDPM noise, Min-SNR, grad clip, AdamW) at --batch_size 32: seconds per step, adapters per second and peak
-   memory, for each --latent_dims value (0 = raw parameter tokens of --token_size 512; 150 = PCA latent).
+   configured with train.py's defaults (read from its argument parser: hidden size, layers, heads, mlp_ratio,
+   latent size, batch size), trained with train.py's step (DDPM noise, grad clip, AdamW): seconds per step,
+   adapters per second and peak memory, for each --latent_dims value (0 = raw parameter tokens of --token_size
+   512; the default latent = train.py's PCA latent).
    Each repeat times --train_steps steps after --warmup_steps untimed ones.
 2. Zoo collection: tasks per hour from the zoo's index (sum of each task's train_seconds, i.e. pure training time)
    and, when known, from the wall time of the collection (the zoo's report.json, or --collect_log).
@@ -39,20 +40,26 @@ from _common import (
 
 
 def parse_args(argv=None):
+    from train import parse_args as train_parse_args
+
+    defaults = train_parse_args([])  # the shipped generator's configuration
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--zoo", default=None, help="Zoo directory (default: a synthetic MiniLM layout, random adapters).")
-    p.add_argument("--latent_dims", type=int, nargs="+", default=[0, 150])
-    p.add_argument("--token_size", type=int, default=512)
-    p.add_argument("--latent_token_size", type=int, default=10)
-    p.add_argument("--hidden_size", type=int, default=256)
-    p.add_argument("--num_layers", type=int, default=4)
-    p.add_argument("--num_heads", type=int, default=4)
-    p.add_argument("--mlp_ratio", type=float, default=2.0)
-    p.add_argument("--batch_size", type=int, default=32)
+    p.add_argument("--latent_dims", type=int, nargs="+", default=[0, defaults.latent_dim])
+    p.add_argument("--token_size", type=int, default=defaults.token_size)
+    p.add_argument("--latent_token_size", type=int, default=defaults.latent_token_size)
+    p.add_argument("--hidden_size", type=int, default=defaults.hidden_size)
+    p.add_argument("--num_layers", type=int, default=defaults.num_layers)
+    p.add_argument("--num_heads", type=int, default=defaults.num_heads)
+    p.add_argument("--mlp_ratio", type=float, default=defaults.mlp_ratio)
+    p.add_argument("--snr_gamma", type=float, default=defaults.snr_gamma)
+    p.add_argument("--learning_rate", type=float, default=defaults.learning_rate)
+    p.add_argument("--batch_size", type=int, default=defaults.train_batch_size)
     p.add_argument("--train_steps", type=int, default=10, help="Timed steps per repeat.")
     p.add_argument("--warmup_steps", type=int, default=2)
     p.add_argument("--num_adapters", type=int, default=256, help="Random adapters of the synthetic layout.")
-    p.add_argument("--max_train_steps", type=int, default=2000, help="For the projected time of a full run.")
+    p.add_argument("--max_train_steps", type=int, default=defaults.max_train_steps,
+                   help="For the projected time of a full run (default: train.py's).")
     p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"], help="Autocast dtype.")
     p.add_argument("--collect_log", default=None,
                    help="Wall time of the zoo collection: seconds, or a JSON file with 'wall_seconds'.")
@@ -143,7 +150,8 @@ def main(argv=None):
             model.to(device)
             tokens = model.encode(vectors).detach()
             conditions = random_conditions(len(vectors), device=device)
-            step = TrainStep(model, tokens, conditions, args.batch_size, device, args.dtype)
+            step = TrainStep(model, tokens, conditions, args.batch_size, device, args.dtype, lr=args.learning_rate,
+                             snr_gamma=args.snr_gamma)
             for _ in range(args.warmup_steps):
                 step()
             sync(device)

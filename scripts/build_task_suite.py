@@ -9,7 +9,9 @@ Output (committed, read at run time by ``text2lora.tasks``):
     text2lora/data/suite/tasks.json                registry (family, dataset, split, label meaning, licence)
     text2lora/data/suite/LICENSES.md               licence notes for every source dataset
 
-Descriptions are written by hand in text2lora/data/suite/descriptions/*.json and merged by ``text2lora.tasks``.
+Descriptions are written by hand in text2lora/data/suite/descriptions/*.json and merged by ``text2lora.tasks``:
+per task, "train" (7) and "heldout" (3, never trained on) and, for seen tasks, "augmented" (8 more training
+paraphrases, written by LLM helpers from the task metadata and the "train" list only; see the suite's README.md).
 
 Usage:
     python scripts/build_task_suite.py --raw ../shared/data/raw

@@ -149,3 +149,23 @@ def test_unknown_task_in_cli_writes_nothing(tmp_path):
     assert result.returncode == 2
     assert "Unknown task 'not_a_task'" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_refresh_descriptions_rewrites_shipped_tasks_only(tmp_path):
+    import json
+
+    from text2lora.tasks import list_tasks, task_info
+    from text2lora.zoo import refresh_descriptions
+
+    shipped = list_tasks()[0]
+    rows = [{"task": shipped, "descriptions": ["old"], "heldout_descriptions": []},
+            {"task": "my_own_task", "descriptions": ["mine"], "heldout_descriptions": []}]
+    (tmp_path / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert refresh_descriptions(tmp_path) == 1
+    new = [json.loads(line) for line in (tmp_path / "index.jsonl").read_text().splitlines()]
+    assert new[0]["descriptions"] == task_info(shipped)["descriptions"]
+    assert new[0]["heldout_descriptions"] == task_info(shipped)["heldout_descriptions"]
+    assert new[1]["descriptions"] == ["mine"]
+    assert refresh_descriptions(tmp_path) == 0
+    with pytest.raises(ValueError, match="not a text2lora zoo"):
+        refresh_descriptions(tmp_path / "missing")

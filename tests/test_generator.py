@@ -232,3 +232,57 @@ def test_two_process_accelerate_launch(tiny_zoo, tiny_base, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Num processes: 2" in result.stderr + result.stdout
     assert (out / "model_index.json").exists()
+
+
+def test_condition_augmentation_stays_on_the_task():
+    """mix=0/noise=0 returns one of the task's own embeddings; a mix is a unit-norm convex combination of them;
+    noise moves the condition by about its norm; the same seed gives the same conditions."""
+    import train
+
+    g = torch.Generator().manual_seed(123)
+    desc = torch.nn.functional.normalize(torch.randn(4, 16, generator=g), dim=1)
+    tokens = torch.zeros(1, 3, 2)
+    plain = train.ZooDataset(tokens, [desc], seed=0)
+    for _ in range(5):
+        c = plain[0]["condition"]
+        assert any(torch.equal(c, d) for d in desc)
+    mixed = train.ZooDataset(tokens, [desc], seed=0, mix=1.0)
+    for _ in range(5):
+        c = mixed[0]["condition"]
+        assert torch.isclose(c.norm(), torch.tensor(1.0), atol=1e-5)
+        assert not any(torch.allclose(c, d) for d in desc)
+        # c is a positive multiple of a convex combination: non-negative least-squares weights recover it.
+        w = torch.linalg.lstsq(desc.T, c[:, None]).solution[:, 0]
+        assert torch.allclose(desc.T @ w, c, atol=1e-4) and (w > -1e-4).all()
+    noisy = train.ZooDataset(tokens, [desc[:1]], seed=0, noise=0.3)
+    c = noisy[0]["condition"]
+    assert torch.isclose(c.norm(), torch.tensor(1.0), atol=1e-5)
+    assert 0.2 < (c - desc[0]).norm() < 0.4
+    a = train.ZooDataset(tokens, [desc], seed=3, mix=0.5, noise=0.2)
+    b = train.ZooDataset(tokens, [desc], seed=3, mix=0.5, noise=0.2)
+    assert all(torch.equal(a[0]["condition"], b[0]["condition"]) for _ in range(4))
+    ids = train.ZooDataset(tokens, torch.tensor([7]), seed=0, mix=1.0, noise=0.5)
+    assert ids[0]["condition"].item() == 7  # task-id conditions are never augmented
+
+
+def test_bad_condition_augmentation_flags_are_refused():
+    import train
+
+    with pytest.raises(SystemExit):
+        train.parse_args(["--condition_mix", "1.5"])
+    with pytest.raises(SystemExit):
+        train.parse_args(["--condition_noise", "-0.1"])
+
+
+def test_attention_paths_agree():
+    """Short sequences use nn.MultiheadAttention, long ones scaled_dot_product_attention: the same function."""
+    from text2lora.models.denoiser import AdaLNBlock
+
+    torch.manual_seed(0)
+    block = AdaLNBlock(32, 4, 2.0).eval()
+    h = torch.randn(2, 40, 32)
+    with torch.no_grad():
+        short = block.attention(h)
+        block.sdpa_min_tokens = 1
+        long = block.attention(h)
+    assert torch.allclose(short, long, atol=1e-5)

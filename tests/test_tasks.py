@@ -64,3 +64,21 @@ def test_bad_tasks_are_refused():
         Task(name="t", descriptions=["  "], data={"train": {"text": ["a", "b"], "label": [0, 1]}})
     with pytest.raises(ValueError, match="out of range"):
         Task(name="t", descriptions=["d"], data={"train": {"text": ["a", "b"], "label": [0, 2]}})
+
+
+def test_augmented_descriptions_are_seen_only_and_disjoint_from_heldout():
+    import json
+
+    from text2lora.tasks import SUITE_DIR, task_info
+
+    raw = {}
+    for path in (SUITE_DIR / "descriptions").glob("*.json"):
+        raw.update(json.loads(path.read_text()))
+    augmented = {name: d["augmented"] for name, d in raw.items() if d.get("augmented")}
+    assert len(augmented) > 100
+    for name, extra in augmented.items():
+        info = task_info(name)
+        assert info["split"] == "seen", name
+        assert info["descriptions"] == raw[name]["train"] + extra
+        heldout = {h.strip().lower() for h in raw[name]["heldout"]}
+        assert not heldout & {a.strip().lower() for a in extra}, name

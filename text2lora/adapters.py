@@ -126,6 +126,11 @@ def save_adapter(peft_model, output_dir, state_dict=None, base_model=DEFAULT_BAS
     try:
         for config in peft_model.peft_config.values():
             config.base_model_name_or_path = base_model
+        if "README.md" in (extra_files or {}):
+            # PEFT's save_pretrained updates an existing README.md rather than rendering its default card template
+            # (the slowest part of a write); the card in extra_files replaces it right after.
+            with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as f:
+                f.write("---\nlibrary_name: peft\n---\n")
         # No embedding layers are adapted; "auto" would look the base up on the Hub at every save.
         peft_model.save_pretrained(tmp, save_embedding_layers=False)
         for name, content in (extra_files or {}).items():

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shlex
+from functools import lru_cache
 from pathlib import Path
 
 from huggingface_hub import (
@@ -49,6 +50,22 @@ _SECRET_KEYS = {"token", "hf_token", "hub_token", "auth_token", "use_auth_token"
 
 
 # -- templates and formatting ---------------------------------------------------------------------------------------
+@lru_cache(maxsize=8)
+def _compiled_template(path):
+    import jinja2
+
+    return jinja2.Template(Path(path).read_text(encoding="utf-8"))
+
+
+def _from_template(card_class, card_data, template_name, **template_kwargs):
+    """``card_class.from_template(card_data, template_path=..., **template_kwargs)`` with the Jinja template
+    compiled once per process (compiling it was most of the time to write a generated adapter)."""
+    kwargs = card_data.to_dict().copy()
+    kwargs.update(template_kwargs)
+    template = _compiled_template(str(_template_path(template_name)))
+    return card_class(template.render(card_data=card_data.to_yaml(), **kwargs))
+
+
 def _template_path(name):
     """The repo-level ``hub_cards/<name>`` next to the package if present, else the packaged copy."""
     repo_level = Path(__file__).resolve().parent.parent / "hub_cards" / name
@@ -201,9 +218,10 @@ def render_adapter_card(spec, generation_config, evaluation=None) -> str:
         base_kwargs = f", num_labels={num_labels}"
         auto_peft_kwargs = "" if num_labels in (2, None) else f", num_labels={num_labels}"
 
-    card = ModelCard.from_template(
+    card = _from_template(
+        ModelCard,
         card_data,
-        template_path=str(_template_path("adapter_card.md")),
+        "adapter_card.md",
         title=title,
         base_model=base_model or UNKNOWN,
         base_model_link=_model_link(base_model),
@@ -266,9 +284,10 @@ def render_generator_card(config) -> str:
     control_rows = _rows(controls) if isinstance(controls, dict) else [("controls", _cell(controls))]
 
     num_seen = config.get("num_seen_tasks")
-    card = ModelCard.from_template(
+    card = _from_template(
+        ModelCard,
         card_data,
-        template_path=str(_template_path("generator_card.md")),
+        "generator_card.md",
         title=title,
         base_model=base_model or UNKNOWN,
         base_model_link=_model_link(base_model),
@@ -306,9 +325,10 @@ def render_zoo_card(config) -> str:
         else:
             source_rows.append((_code(source), UNKNOWN))
     num_tasks = config.get("num_tasks")
-    card = DatasetCard.from_template(
+    card = _from_template(
+        DatasetCard,
         card_data,
-        template_path=str(_template_path("zoo_card.md")),
+        "zoo_card.md",
         title=f"text2lora adapter zoo: {zoo_id}" if not _missing(zoo_id) else "text2lora adapter zoo",
         num_tasks=num_tasks if num_tasks is not None else "an unknown number of",
         base_model_link=_model_link(base_model),

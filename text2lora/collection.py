@@ -80,8 +80,15 @@ def checkpoint_steps(total_steps, settings):
     return steps
 
 
-def train_task(peft_model, tokenizer, task, spec, settings, init_state, device="cpu"):
-    """Train one adapter from ``init_state``; return {step: state_dict} for the kept checkpoints and the seconds."""
+def recipe_steps(num_examples, settings):
+    """Optimizer steps of the training recipe for ``num_examples`` training rows."""
+    return int(round(settings.epochs * -(-num_examples // settings.batch_size))) + settings.extra_steps
+
+
+def train_task(peft_model, tokenizer, task, spec, settings, init_state, device="cpu", on_step=None):
+    """Train one adapter from ``init_state``; return {step: state_dict} for the kept checkpoints and the seconds.
+
+    ``on_step(step, total_steps)``, when given, runs after every optimizer step; returning True stops training."""
     load_adapter_weights(peft_model, init_state)
     peft_model.to(device)
     texts, pairs = task.texts("train")
@@ -91,8 +98,7 @@ def train_task(peft_model, tokenizer, task, spec, settings, init_state, device="
     pairs = pairs[:n] if pairs is not None else None
     encodings = tokenize(tokenizer, texts, pairs, spec.max_length)
     label_tensor = torch.tensor(labels)
-    steps_per_epoch = -(-n // settings.batch_size)
-    total_steps = int(round(settings.epochs * steps_per_epoch)) + settings.extra_steps
+    total_steps = recipe_steps(n, settings)
     keep = set(checkpoint_steps(total_steps, settings))
 
     head, lora = [], []
@@ -117,6 +123,8 @@ def train_task(peft_model, tokenizer, task, spec, settings, init_state, device="
             step += 1
             if step in keep:
                 checkpoints[step] = adapter_state_dict(peft_model)
+            if on_step is not None and on_step(step, total_steps):
+                return checkpoints, time.perf_counter() - start
             if step >= total_steps:
                 break
     return checkpoints, time.perf_counter() - start

@@ -111,7 +111,9 @@ def task_info(name):
         raise ValueError(f"Unknown task '{name}'. `text2lora.list_tasks()` lists the {count} shipped tasks.")
     info = dict(meta["tasks"][name])
     desc = descriptions.get(name, {})
-    info["descriptions"] = list(desc.get("train", []))
+    # Training descriptions: the hand-written "train" list plus the "augmented" paraphrases (written later, from the
+    # train list and the task metadata only, never from the held-out list).
+    info["descriptions"] = list(desc.get("train", [])) + list(desc.get("augmented", []))
     info["heldout_descriptions"] = list(desc.get("heldout", []))
     return info
 

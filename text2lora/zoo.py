@@ -142,6 +142,33 @@ def pack_zoo(zoo_dir, out_dir, dtype=torch.float16):
     return out_dir
 
 
+def refresh_descriptions(zoo_dir):
+    """Rewrite the training and held-out descriptions of every shipped-suite task in a zoo's ``index.jsonl`` from
+    the suite (atomically), e.g. after paraphrases were added; rows of other tasks are kept. Returns the number of
+    rows changed."""
+    from .tasks import list_tasks, task_info
+
+    path = os.path.join(os.fspath(zoo_dir), "index.jsonl")
+    if not os.path.exists(path):
+        raise ValueError(f"'{zoo_dir}' is not a text2lora zoo: index.jsonl is missing.")
+    with open(path, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    shipped, changed = set(list_tasks()), 0
+    for row in rows:
+        if row["task"] in shipped:
+            info = task_info(row["task"])
+            new = {"descriptions": info["descriptions"], "heldout_descriptions": info["heldout_descriptions"]}
+            if any(row.get(k) != v for k, v in new.items()):
+                row.update(new)
+                changed += 1
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+    return changed
+
+
 def import_adapter(zoo_dir, adapter, task, descriptions, family="imported", split="seen", heldout_descriptions=(),
                    test_accuracy=None):
     """Add an existing PEFT adapter (local directory or Hub id) to a collection zoo, with its descriptions.

@@ -1,0 +1,55 @@
+"""Render reports/ablations/README.md from the ablation JSON files beside it (no number is typed by hand).
+
+    python scripts/render_ablations.py
+"""
+
+import argparse
+import glob
+import json
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--folder", default=os.path.join(ROOT, "reports", "ablations"))
+    args = p.parse_args(argv)
+    lines = ["# Generator ablations", "",
+             "Rendered by `python scripts/render_ablations.py` from the JSON files in this folder.", ""]
+
+    quick = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(args.folder, "quick_val_*.json")))]
+    if quick:
+        lines += ["## Session 2: description augmentation and condition augmentation", "",
+                  "Each row: a generator trained as given, checked with `scripts/quick_val_check.py` (every 5th seen "
+                  "task, its 3 held-out descriptions, val split capped at 32+32 rows; unseen tasks: first held-out "
+                  "description). Ratio = generated / fine-tuned val accuracy per task.", "",
+                  "| run | training | seen tasks | median ratio | mean ratio | seen generated | seen fine-tuned "
+                  "| unseen generated (val) |", "|---|---|---|---|---|---|---|---|"]
+        for d in sorted(quick, key=lambda d: d["summary"]["seen_median_ratio"]):
+            s = d["summary"]
+            lines.append(f"| {d['name']} | {d['training']} | {s['seen_tasks']} | {s['seen_median_ratio']:.3f} | "
+                         f"{s['seen_mean_ratio']:.3f} | {s['seen_generated_mean']:.3f} | "
+                         f"{s['seen_fine_tuned_mean']:.3f} | {s['unseen_generated_mean']:.3f} |")
+        lines += ["", quick[0].get("note", ""), ""]
+
+    for name in ("generator_partial_zoo.json", "generator_full_zoo.json"):
+        path = os.path.join(args.folder, name)
+        if not os.path.exists(path):
+            continue
+        doc = json.load(open(path))
+        runs = doc.get("runs", {k: v for k, v in doc.items() if isinstance(v, dict)})
+        lines += [f"## Session 1: `{name}`", "", doc.get("note", "Median generated / fine-tuned val ratio over "
+                  "train.py's validation tasks (first held-out description each)."), "",
+                  "| run | median ratio |", "|---|---|"]
+        lines += [f"| {run} | {r['median_ratio']:.3f} |" for run, r in runs.items() if "median_ratio" in r]
+        lines.append("")
+    out = os.path.join(args.folder, "README.md")
+    with open(out + ".tmp", "w") as f:
+        f.write("\n".join(lines))
+    os.replace(out + ".tmp", out)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
