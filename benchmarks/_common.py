@@ -24,6 +24,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 _LOAD_AT_START = os.getloadavg()[0] if hasattr(os, "getloadavg") else None  # before this process adds its own load
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
+DEFAULT_GENERATOR = str(REPO_ROOT / "text2lora" / "data" / "generator")
+DEFAULT_ZOO = str(REPO_ROOT / "zoos" / "minilm-default")
 if str(REPO_ROOT) not in sys.path:  # for `import generate` (a top-level script of the repo)
     sys.path.insert(0, str(REPO_ROOT))
 
@@ -155,17 +157,19 @@ def stats(values):
             "values": values}
 
 
-def repeat(fn, repeats, device="cpu", warmup=1):
-    """Run ``fn`` ``warmup`` times untimed, then ``repeats`` times; return the stats of the wall times (seconds)."""
-    for _ in range(warmup):
-        fn()
-    sync(device)
+def timed(fn, repeats, device="cpu", before=None, after=None):
+    """Stats of ``repeats`` timed calls of ``fn`` (wall seconds); ``before``/``after`` run untimed around each."""
     times = []
     for _ in range(repeats):
+        if before:
+            before()
+        sync(device)
         start = time.perf_counter()
         fn()
         sync(device)
         times.append(time.perf_counter() - start)
+        if after:
+            after()
     return stats(times)
 
 

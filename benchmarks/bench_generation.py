@@ -24,6 +24,7 @@ import tempfile
 import time
 
 from _common import (
+    DEFAULT_GENERATOR,
     REPO_ROOT,
     BenchmarkError,
     MemoryMeter,
@@ -40,11 +41,9 @@ from _common import (
     run_main,
     setup,
     stats,
-    sync,
     table,
+    timed,
 )
-
-DEFAULT_GENERATOR = str(REPO_ROOT / "text2lora" / "data" / "generator")
 
 
 def parse_args(argv=None):
@@ -74,22 +73,6 @@ def batch_descriptions(n):
         if len(out) == n:
             return out
     return [out[i % len(out)] + ("" if i < len(out) else f" ({i // len(out)})") for i in range(n)]
-
-
-def timed(fn, repeats, device, before=None, after=None):
-    """Stats of ``repeats`` timed calls of ``fn``; ``before``/``after`` run untimed around each call."""
-    times = []
-    for _ in range(repeats):
-        if before:
-            before()
-        sync(device)
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - start)
-        if after:
-            after()
-    return stats(times)
 
 
 def main(argv=None):

@@ -40,6 +40,7 @@ from _common import (
     sync,
     synthetic_layout,
     table,
+    timed,
 )
 
 ALIASES = {"minilm": "75k", "smollm2": "460k", "7b": "3.4m", "mistral-7b": "3.4m", "llama-7b": "4.2m"}
@@ -78,13 +79,7 @@ def measure(fn, repeats, device, deadline, single_shot_s):
     if deadline is not None:
         left = deadline - time.perf_counter()
         n = max(1, min(repeats, int(left // max(warm, 1e-9))))
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return stats(times), {"repeats_done": n, "warmup_kept": False, "budget_limited": n < repeats}
+    return timed(fn, n, device), {"repeats_done": n, "warmup_kept": False, "budget_limited": n < repeats}
 
 
 def main(argv=None):

@@ -25,7 +25,8 @@ import tempfile
 import time
 
 from _common import (
-    REPO_ROOT,
+    DEFAULT_GENERATOR,
+    DEFAULT_ZOO,
     BenchmarkError,
     add_common_args,
     finish,
@@ -41,10 +42,8 @@ from _common import (
     stats,
     sync,
     table,
+    timed,
 )
-
-DEFAULT_GENERATOR = str(REPO_ROOT / "text2lora" / "data" / "generator")
-DEFAULT_ZOO = str(REPO_ROOT / "zoos" / "minilm-default")
 
 
 def parse_args(argv=None):
@@ -174,15 +173,8 @@ def main(argv=None):
                 holder["state"] = state
 
             generate_to_disk()  # warm-up
-            times = []
-            for _ in range(args.repeats):
-                sync(device)
-                start = time.perf_counter()
-                generate_to_disk()
-                sync(device)
-                times.append(time.perf_counter() - start)
-                shutil.rmtree(out_dir, ignore_errors=True)
-            gen_s = stats(times)
+            gen_s = timed(generate_to_disk, args.repeats, device,
+                          after=lambda out_dir=out_dir: shutil.rmtree(out_dir, ignore_errors=True))
             target = scorer.score(holder["state"], task, "test")
 
             # The first run finds the stopping step (evaluating every --eval_every steps); the seeded trajectory is

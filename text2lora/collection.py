@@ -67,6 +67,15 @@ def _write_json(path, obj):
     os.replace(tmp, path)
 
 
+def write_jsonl(path, rows):
+    """Write one JSON object per line, atomically (temp file, then rename)."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
 def checkpoint_steps(total_steps, settings):
     """The training steps at which checkpoints are kept: the last ``num_checkpoints``, ``checkpoint_interval``
     apart, ending at ``total_steps``."""
@@ -247,9 +256,5 @@ def write_index(zoo_dir):
         if fname.endswith(".json"):
             with open(os.path.join(entries, fname), encoding="utf-8") as f:
                 rows.extend(json.load(f))
-    tmp = os.path.join(zoo_dir, f"index.jsonl.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    os.replace(tmp, os.path.join(zoo_dir, "index.jsonl"))
+    write_jsonl(os.path.join(zoo_dir, "index.jsonl"), rows)
     return len(rows)

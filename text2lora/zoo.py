@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .adapters import AdapterSpec
-from .collection import _write_json, write_index
+from .collection import _write_json, write_index, write_jsonl
 from .layout import LayoutMismatchError, LoraLayout
 
 
@@ -127,9 +127,7 @@ def pack_zoo(zoo_dir, out_dir, dtype=torch.float16):
                   metadata={"format": "pt", "dtype": str(dtype).replace("torch.", "")})
         for name in ("layout.json", "zoo_config.json"):
             shutil.copy(os.path.join(zoo_dir, name), os.path.join(tmp, name))
-        with open(os.path.join(tmp, "index.jsonl"), "w", encoding="utf-8") as f:
-            for r in zoo.rows:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        write_jsonl(os.path.join(tmp, "index.jsonl"), zoo.rows)
         for extra in ("report.md", "report.json", "README.md"):
             if os.path.exists(os.path.join(zoo_dir, extra)):
                 shutil.copy(os.path.join(zoo_dir, extra), os.path.join(tmp, extra))
@@ -161,11 +159,7 @@ def refresh_descriptions(zoo_dir):
             if any(row.get(k) != v for k, v in new.items()):
                 row.update(new)
                 changed += 1
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+    write_jsonl(path, rows)
     return changed
 
 
