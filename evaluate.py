@@ -23,6 +23,8 @@ import numpy as np
 import torch
 
 DEFAULT_ZOO = "zoos/minilm-default"
+HYPERNETWORK_KEYS = ["hypernetwork", "hypernetwork_random_description", "hypernetwork_mismatched_description",
+                     "gain_recovered_hypernetwork"]
 INTERPOLATION_PAIRS = [  # (A, B), all seen tasks: 6 within a family, 6 across families
     ("carer_emotion_joy", "carer_emotion_sadness"), ("subj_subjective", "subj_objective"),
     ("trec_location", "trec_numeric"), ("agnews_sports", "agnews_world"),
@@ -108,13 +110,15 @@ def evaluate_custom(args):
                           guidance_scale=args.guidance_scale)
     result = evaluator.evaluate_task(task, args.description, num_samples=args.num_samples, ci=False)
     out = {k: result[k] for k in ("num_test", "descriptions", "generated", "generated_best", "generated_std",
-                                  "zero_shot", "retrieval", "retrieved_tasks", "mean_adapter") if k in result}
+                                  "hypernetwork", "zero_shot", "retrieval", "retrieved_tasks", "mean_adapter")
+           if k in result}
     if args.json:
         print(json.dumps(out, indent=1))
     else:
         print(f"task data: {args.task_data} ({out['num_test']} test rows)")
-        for name in ("generated", "zero_shot", "retrieval", "mean_adapter"):
-            print(f"  {name:14s} balanced accuracy {out[name]:.3f}")
+        for name in ("generated", "hypernetwork", "zero_shot", "retrieval", "mean_adapter"):
+            if name in out:
+                print(f"  {name:14s} balanced accuracy {out[name]:.3f}")
         print(f"  retrieved zoo adapter(s): {', '.join(out['retrieved_tasks'])}")
     return out
 
@@ -184,6 +188,8 @@ def question_2(evaluator, tasks, args):
         r["generated_train_description"] = evaluator.score_vector(train_desc[0], task)
         r["ratio"] = r["generated"] / r["fine_tuned"]
         r["ratio_train_description"] = r["generated_train_description"] / r["fine_tuned"]
+        if "hypernetwork" in r:
+            r["ratio_hypernetwork"] = r["hypernetwork"] / r["fine_tuned"]
         rows.append(r)
     return rows
 
@@ -229,15 +235,26 @@ def question_3(evaluator, tasks, args):
         r = evaluator.evaluate_task(task, task.heldout_descriptions, num_samples=args.num_samples, controls=True,
                                     mismatched_description=other.heldout_descriptions[0] if other else None, ci=True)
         r["gain_recovered"] = _gain(r)
+        if "hypernetwork" in r:
+            r["gain_recovered_hypernetwork"] = _gain(r, "hypernetwork")
         r["mismatched_with"] = other.name if other else None
         rows.append(r)
     return rows
 
 
-def _gain(r):
+def _gain(r, key="generated"):
     from text2lora.evaluation import gain_recovered
 
-    return gain_recovered(r["generated"], r["zero_shot"], r["fine_tuned"])
+    return gain_recovered(r[key], r["zero_shot"], r["fine_tuned"])
+
+
+def targets(rows, summary, key, random_key, others):
+    """Wins of method ``key`` per task against zero-shot, retrieval and ``others``; the Q3 target checks."""
+    wins = {f"vs_{other.replace('_adapter', '')}": sum(r[key] > r[other] for r in rows)
+            for other in ["zero_shot", "retrieval", *others]}
+    return {"wins": wins, "beats_zero_shot": summary[key]["mean"] > summary["zero_shot"]["mean"],
+            "beats_retrieval": summary[key]["mean"] > summary["retrieval"]["mean"],
+            "random_drop": summary[key]["mean"] - summary[random_key]["mean"]}
 
 
 def summarize(rows, keys):
@@ -344,10 +361,13 @@ def write_markdown(report, path):
                   "from one training description.", "",
                   "| | median | mean |", "|---|---|---|"]
         for k in ("fine_tuned", "generated", "generated_train_description", "ratio", "ratio_train_description",
-                  "retrieval", "zero_shot", "mean_adapter"):
-            lines.append(f"| {k} | {fmt(s[k]['median'])} | {fmt(s[k]['mean'])} |")
+                  "hypernetwork", "ratio_hypernetwork", "retrieval", "zero_shot", "mean_adapter"):
+            if k in s and s[k]["mean"] is not None:
+                lines.append(f"| {k} | {fmt(s[k]['median'])} | {fmt(s[k]['mean'])} |")
         lines += ["", f"Target: median ratio generated / fine-tuned >= 0.99 (held-out descriptions): "
-                  f"**{fmt(s['ratio']['median'])}** ({'met' if s['ratio']['median'] >= 0.99 else 'missed'}).", "",
+                  f"**{fmt(s['ratio']['median'])}** ({'met' if s['ratio']['median'] >= 0.99 else 'missed'}). "
+                  "`hypernetwork` rows: the head generator (`method=\"hypernetwork\"`, LoRA at zero), shown for "
+                  "comparison; on seen tasks the diffusion generator is the one to use.", "",
                   "Per family (means):", "",
                   "| family | tasks | fine-tuned | generated | ratio | retrieval | zero-shot |",
                   "|---|---|---|---|---|---|---|"]
@@ -378,8 +398,9 @@ def write_markdown(report, path):
                   "for evaluation only; the generator never saw them.", "",
                   "| method | mean | median |", "|---|---|---|"]
         for k in ("fine_tuned", "generated", "generated_best", "zero_shot", "retrieval", "mean_adapter",
-                  "random_description", "mismatched_description", "gain_recovered"):
-            lines.append(f"| {k} | {fmt(s[k]['mean'])} | {fmt(s[k]['median'])} |")
+                  "random_description", "mismatched_description", "gain_recovered", *HYPERNETWORK_KEYS):
+            if k in s and s[k]["mean"] is not None:
+                lines.append(f"| {k} | {fmt(s[k]['mean'])} | {fmt(s[k]['median'])} |")
         w = q3["wins"]
         lines += ["", f"Generated beats zero-shot on {w['vs_zero_shot']}/{len(q3['tasks'])} tasks, retrieval on "
                   f"{w['vs_retrieval']}/{len(q3['tasks'])}, the mean adapter on {w['vs_mean']}/{len(q3['tasks'])}. "
@@ -388,21 +409,37 @@ def write_markdown(report, path):
                   f"**{'met' if q3['beats_zero_shot'] and q3['beats_retrieval'] else 'missed'}** "
                   f"(zero-shot {'beaten' if q3['beats_zero_shot'] else 'not beaten'}, retrieval "
                   f"{'beaten' if q3['beats_retrieval'] else 'not beaten'}); gain recovered >= 50% (stretch): "
-                  f"**{fmt(s['gain_recovered']['mean'])}**.", "",
-                  "Per family (means):", "",
-                  "| family | tasks | fine-tuned | generated | zero-shot | retrieval | mean adapter | random desc |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  f"**{fmt(s['gain_recovered']['mean'])}**.", ""]
+        h = q3.get("hypernetwork")
+        if h:
+            hw = h["wins"]
+            lines += ["**Head generator** (`method=\"hypernetwork\"`: description embedding -> classifier head on the "
+                      "frozen base, LoRA at zero, trained with a task loss on the seen tasks' rows by `train_head.py`; "
+                      f"no labels of the unseen task are used): mean **{fmt(s['hypernetwork']['mean'])}** against "
+                      f"zero-shot {fmt(s['zero_shot']['mean'])} and retrieval {fmt(s['retrieval']['mean'])}. It beats "
+                      f"zero-shot on {hw['vs_zero_shot']}/{len(q3['tasks'])} tasks, retrieval on "
+                      f"{hw['vs_retrieval']}/{len(q3['tasks'])}, the diffusion generator on "
+                      f"{hw['vs_generated']}/{len(q3['tasks'])}. Targets with it: zero-shot "
+                      f"{'beaten' if h['beats_zero_shot'] else 'not beaten'}, retrieval "
+                      f"{'beaten' if h['beats_retrieval'] else 'not beaten'}; gain recovered "
+                      f"**{fmt(s['gain_recovered_hypernetwork']['mean'])}** (mean), "
+                      f"{fmt(s['gain_recovered_hypernetwork']['median'])} (median); random-description drop "
+                      f"{fmt(h['random_drop'])}. (The zero-shot baseline picks its threshold on the task's labelled "
+                      "val rows; both generators use no labels of the task.)", ""]
+        lines += ["Per family (means):", "",
+                  "| family | tasks | fine-tuned | generated | hypernetwork | zero-shot | retrieval | mean adapter | "
+                  "random desc |", "|---|---|---|---|---|---|---|---|---|"]
         for fam, v in q3["per_family"].items():
             lines.append(f"| {fam} | {v['tasks']} | {fmt(v['fine_tuned'])} | {fmt(v['generated'])} | "
-                         f"{fmt(v['zero_shot'])} | {fmt(v['retrieval'])} | {fmt(v['mean_adapter'])} | "
-                         f"{fmt(v['random_description'])} |")
-        lines += ["", "Per task:", "", "| task | family | fine-tuned (95% CI) | generated | zero-shot | retrieval "
-                  "(retrieved) | random | mismatched |", "|---|---|---|---|---|---|---|---|"]
+                         f"{fmt(v.get('hypernetwork'))} | {fmt(v['zero_shot'])} | {fmt(v['retrieval'])} | "
+                         f"{fmt(v['mean_adapter'])} | {fmt(v['random_description'])} |")
+        lines += ["", "Per task:", "", "| task | family | fine-tuned (95% CI) | generated | hypernetwork | zero-shot | "
+                  "retrieval (retrieved) | random | mismatched |", "|---|---|---|---|---|---|---|---|---|"]
         for r in q3["tasks"]:
             ci = r.get("fine_tuned_ci")
             lines.append(f"| {r['task']} | {r['family']} | {fmt(r['fine_tuned'])} ({fmt(ci[0], 2)}–{fmt(ci[1], 2)}) | "
-                         f"{fmt(r['generated'])} | {fmt(r['zero_shot'])} | {fmt(r['retrieval'])} "
-                         f"({r['retrieved_tasks'][0]}) | {fmt(r.get('random_description'))} | "
+                         f"{fmt(r['generated'])} | {fmt(r.get('hypernetwork'))} | {fmt(r['zero_shot'])} | "
+                         f"{fmt(r['retrieval'])} ({r['retrieved_tasks'][0]}) | {fmt(r.get('random_description'))} | "
                          f"{fmt(r.get('mismatched_description'))} |")
     if q2:
         lines += ["", "## Question 2 per task", "", "| task | family | fine-tuned | generated (held-out) | ratio | "
@@ -442,6 +479,11 @@ def update_generator_card(generator_dir, report):
                       "fine-tuned": fmt(s["fine_tuned"]["mean"]),
                       "generated": fmt(s["generated"]["mean"]), "median ratio": "–",
                       "retrieval": fmt(s["retrieval"]["mean"]), "zero-shot": fmt(s["zero_shot"]["mean"])})
+        if s.get("hypernetwork", {}).get("mean") is not None:
+            table.append({"tasks": f"unseen ({len(q3['tasks'])}), head generator (method=hypernetwork)",
+                          "fine-tuned": fmt(s["fine_tuned"]["mean"]), "generated": fmt(s["hypernetwork"]["mean"]),
+                          "median ratio": "–", "retrieval": fmt(s["retrieval"]["mean"]),
+                          "zero-shot": fmt(s["zero_shot"]["mean"])})
         controls = {"random description (unseen tasks, mean)": fmt(s["random_description"]["mean"]),
                     "mismatched description (unseen tasks, mean)": fmt(s["mismatched_description"]["mean"]),
                     "aligned held-out description (unseen tasks, mean)": fmt(s["generated"]["mean"])}
@@ -493,7 +535,7 @@ def main(argv=None):
         evaluator = Evaluator(zoo, pipe, train_tasks=train_tasks, seed=args.seed,
                               num_inference_steps=args.num_inference_steps, guidance_scale=args.guidance_scale)
         keys2 = ["fine_tuned", "generated", "generated_train_description", "ratio", "ratio_train_description",
-                 "retrieval", "zero_shot", "mean_adapter"]
+                 "hypernetwork", "ratio_hypernetwork", "retrieval", "zero_shot", "mean_adapter"]
         if 2 in args.questions:
             seen = [t for t in list_tasks(split="seen") if t in set(train_tasks)][:: args.q2_stride][: args.max_tasks]
             rows = question_2(evaluator, seen, args)
@@ -508,18 +550,17 @@ def main(argv=None):
             unseen = [t for t in list_tasks(split="unseen") if t in set(zoo.task_names())][: args.max_tasks]
             rows = question_3(evaluator, unseen, args)
             keys3 = ["fine_tuned", "generated", "generated_best", "zero_shot", "retrieval", "mean_adapter",
-                     "random_description", "mismatched_description", "gain_recovered"]
+                     "random_description", "mismatched_description", "gain_recovered", *HYPERNETWORK_KEYS]
             s = summarize(rows, keys3)
             report["question_3"] = {
                 "unseen_family": suite_info()["unseen_family"], "summary": s, "per_family": per_family(rows, keys3),
-                "tasks": rows,
-                "wins": {"vs_zero_shot": sum(r["generated"] > r["zero_shot"] for r in rows),
-                         "vs_retrieval": sum(r["generated"] > r["retrieval"] for r in rows),
-                         "vs_mean": sum(r["generated"] > r["mean_adapter"] for r in rows)},
-                "beats_zero_shot": s["generated"]["mean"] > s["zero_shot"]["mean"],
-                "beats_retrieval": s["generated"]["mean"] > s["retrieval"]["mean"],
-                "random_drop": s["generated"]["mean"] - s["random_description"]["mean"],
+                "tasks": rows, **targets(rows, s, "generated", "random_description", ["mean_adapter"]),
             }
+            if evaluator.has_hypernetwork:
+                report["question_3"]["hypernetwork"] = targets(rows, s, "hypernetwork",
+                                                               "hypernetwork_random_description", ["generated"])
+            if evaluator.has_hypernetwork:
+                print(f"Q3: hypernetwork {s['hypernetwork']['mean']:.3f}")
             print(f"Q3: generated {s['generated']['mean']:.3f} zero-shot {s['zero_shot']['mean']:.3f} retrieval "
                   f"{s['retrieval']['mean']:.3f} mean {s['mean_adapter']['mean']:.3f} random "
                   f"{s['random_description']['mean']:.3f}")

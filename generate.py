@@ -28,6 +28,9 @@ def parse_args(argv=None):
     p.add_argument("--scheduler", default=None, choices=[None, "ddim", "dpm", "ddpm"],
                    help="Swap the sampler (default: the one saved with the generator).")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--method", default="diffusion", choices=["diffusion", "hypernetwork"],
+                   help="diffusion: sample the denoiser (tasks like the zoo's); hypernetwork: the head generator added "
+                        "by train_head.py (new tasks; see reports/evaluation.md).")
     p.add_argument("--device", default="cpu")
     p.add_argument("--try", dest="try_text", action="append", default=None,
                    help="Classify this text with the generated adapter (repeatable).")
@@ -116,7 +119,7 @@ def main(argv=None):
         swap_scheduler(pipe, args.scheduler)
     generator = torch.Generator(device=args.device).manual_seed(args.seed)
     out = pipe(args.task, num_inference_steps=args.num_inference_steps, guidance_scale=args.guidance_scale,
-               num_adapters_per_task=args.num_adapters, generator=generator)
+               num_adapters_per_task=args.num_adapters, generator=generator, method=args.method)
     written = []
     peft_model = pipe._peft_model()
     for i, (adapter, description) in enumerate(zip(out.adapters, out.descriptions)):
@@ -124,7 +127,8 @@ def main(argv=None):
         name = task_slug(description, args.seed) + (f"-{k}" if args.num_adapters > 1 else "")
         target = os.path.join(args.output_dir, name)
         config = {"description": description, "generator": args.generator or "text2lora (shipped default)",
-                  "scheduler": pipe.scheduler.__class__.__name__, "num_inference_steps": args.num_inference_steps,
+                  "method": args.method, "scheduler": pipe.scheduler.__class__.__name__,
+                  "num_inference_steps": args.num_inference_steps,
                   "guidance_scale": args.guidance_scale, "seed": args.seed, "sample_index": k}
         pipe.save_adapter(adapter, target, description=description, generation_config=config, peft_model=peft_model)
         written.append((description, target))

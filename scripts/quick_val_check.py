@@ -37,6 +37,9 @@ def main(argv=None):
     p.add_argument("--seen_stride", type=int, default=5)
     p.add_argument("--val_per_class", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--method", default="diffusion", choices=["diffusion", "hypernetwork"])
+    p.add_argument("--name", default=None, help="Row name in reports/ablations/README.md.")
+    p.add_argument("--training", default=None, help="The command that trained the generator, for the table.")
     args = p.parse_args(argv)
 
     from text2lora.adapters import AdapterScorer
@@ -58,14 +61,16 @@ def main(argv=None):
             descriptions = task.heldout_descriptions if split == "seen" else task.heldout_descriptions[:1]
             fine_tuned = scorer.score(zoo.layout.unflatten(zoo.task_vector(name)), task, "val")
             out = pipe(descriptions, num_inference_steps=args.num_inference_steps,
-                       guidance_scale=args.guidance_scale, generator=torch.Generator().manual_seed(args.seed))
+                       guidance_scale=args.guidance_scale, generator=torch.Generator().manual_seed(args.seed),
+                       method=args.method)
             rows.append({"task": name, "split": split, "fine_tuned": fine_tuned,
                          "generated": [scorer.score(a, task, "val") for a in out.adapters]})
     seen = [r for r in rows if r["split"] == "seen"]
     unseen = [r for r in rows if r["split"] == "unseen"]
     ratios = [np.mean(r["generated"]) / r["fine_tuned"] for r in seen]
     summary = {
-        "generator": args.generator, "guidance_scale": args.guidance_scale, "seen_tasks": len(seen),
+        "generator": args.generator, "method": args.method, "guidance_scale": args.guidance_scale,
+        "seen_tasks": len(seen),
         "seen_median_ratio": float(np.median(ratios)), "seen_mean_ratio": float(np.mean(ratios)),
         "seen_generated_mean": float(np.mean([np.mean(r["generated"]) for r in seen])),
         "seen_fine_tuned_mean": float(np.mean([r["fine_tuned"] for r in seen])),
@@ -79,7 +84,9 @@ def main(argv=None):
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
         tmp = f"{args.output}.tmp"
         with open(tmp, "w") as f:
-            json.dump({"command": "python scripts/quick_val_check.py " + " ".join(argv or []), "summary": summary,
+            json.dump({"name": args.name or os.path.splitext(os.path.basename(args.output))[0],
+                       "training": args.training or "", "command": "python scripts/quick_val_check.py " +
+                       " ".join(argv or []), "summary": summary,
                        "tasks": rows}, f, indent=1)
         os.replace(tmp, args.output)
     return summary

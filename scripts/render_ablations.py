@@ -18,7 +18,22 @@ def main(argv=None):
     lines = ["# Generator ablations", "",
              "Rendered by `python scripts/render_ablations.py` from the JSON files in this folder.", ""]
 
-    quick = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(args.folder, "quick_val_*.json")))]
+    every = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(args.folder, "quick_val_*.json")))]
+    quick = [d for d in every if d["summary"].get("method", "diffusion") == "diffusion"]
+    heads = [d for d in every if d["summary"].get("method") == "hypernetwork"]
+    if heads:
+        lines += ["## Session 3: the head generator (`method=\"hypernetwork\"`)", "",
+                  "Each row: a head generator added by `train_head.py` as given, checked with "
+                  "`scripts/quick_val_check.py --method hypernetwork` (same tasks, descriptions and capped val rows as "
+                  "the diffusion rows below).", "",
+                  "| run | training | seen median ratio | seen generated | unseen generated (val) | "
+                  "unseen fine-tuned (val) |", "|---|---|---|---|---|---|"]
+        for d in sorted(heads, key=lambda d: d["summary"]["unseen_generated_mean"]):
+            s = d["summary"]
+            lines.append(f"| {d['name']} | {d['training']} | {s['seen_median_ratio']:.3f} | "
+                         f"{s['seen_generated_mean']:.3f} | {s['unseen_generated_mean']:.3f} | "
+                         f"{s['unseen_fine_tuned_mean']:.3f} |")
+        lines.append("")
     if quick:
         lines += ["## Session 2: description augmentation and condition augmentation", "",
                   "Each row: a generator trained as given, checked with `scripts/quick_val_check.py` (every 5th seen "

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -111,6 +112,22 @@ def load_adapter_weights(peft_model, state_dict):
         raise ValueError(f"Adapter weights do not fit the model: unexpected keys {unexpected[:4]}")
 
 
+@contextmanager
+def atomic_directory(target, prefix=".tmp-"):
+    """Yield a temp directory beside ``target``; on success it replaces ``target``, on any error it is removed."""
+    parent = os.path.dirname(os.path.abspath(target))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=prefix, dir=parent)
+    try:
+        yield tmp
+        if os.path.isdir(target):
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def save_adapter(peft_model, output_dir, state_dict=None, base_model=DEFAULT_BASE_MODEL, extra_files=None):
     """Write an adapter directory through PEFT's ``save_pretrained``, atomically (temp dir, then rename).
 
@@ -120,10 +137,7 @@ def save_adapter(peft_model, output_dir, state_dict=None, base_model=DEFAULT_BAS
     if state_dict is not None:
         load_adapter_weights(peft_model, state_dict)
     output_dir = os.fspath(output_dir)
-    parent = os.path.dirname(os.path.abspath(output_dir))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
-    try:
+    with atomic_directory(output_dir) as tmp:
         for config in peft_model.peft_config.values():
             config.base_model_name_or_path = base_model
         if "README.md" in (extra_files or {}):
@@ -136,12 +150,6 @@ def save_adapter(peft_model, output_dir, state_dict=None, base_model=DEFAULT_BAS
         for name, content in (extra_files or {}).items():
             with open(os.path.join(tmp, name), "w", encoding="utf-8") as f:
                 f.write(content if isinstance(content, str) else json.dumps(content, indent=2) + "\n")
-        if os.path.isdir(output_dir):
-            shutil.rmtree(output_dir)
-        os.replace(tmp, output_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return output_dir
 
 

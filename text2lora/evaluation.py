@@ -4,6 +4,7 @@ Methods compared on a task's test split (balanced accuracy):
 - ``zero_shot``: cosine between text and description embeddings, threshold chosen on val;
 - ``fine_tuned``: the task's own zoo adapter (the oracle);
 - ``generated``: adapters sampled from the task's descriptions (N samples: mean, best, spread);
+- ``hypernetwork``: the generator's task-loss head generator (``method="hypernetwork"``), when it has one;
 - ``mean_adapter``: the mean of the training zoo's adapters;
 - ``retrieval``: the training-zoo adapter whose description embedding is closest to the description;
 - controls: a random string as description, and another family's description.
@@ -129,14 +130,18 @@ class Evaluator:
         return (acc, p >= 0.5) if return_predictions else acc
 
     # -- generation -----------------------------------------------------------------------------------------------
-    def generate_vectors(self, descriptions, num_samples=1, seed=None, condition=None):
+    @property
+    def has_hypernetwork(self):
+        return self.pipeline is not None and getattr(self.pipeline, "head_generator", None) is not None
+
+    def generate_vectors(self, descriptions, num_samples=1, seed=None, condition=None, method="diffusion"):
         if self.pipeline is None:
             raise ValueError("This evaluator has no generator pipeline.")
         generator = torch.Generator().manual_seed(self.seed if seed is None else seed)
         out = self.pipeline(descriptions if condition is None else ["_"] * len(condition),
                             num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
                             num_adapters_per_task=num_samples, generator=generator, condition=condition,
-                            output_type="vector")
+                            output_type="vector", method=method)
         return out.vectors
 
     # -- one task, every method -----------------------------------------------------------------------------------
@@ -172,10 +177,19 @@ class Evaluator:
             if "fine_tuned" in result:
                 distances = torch.cdist(vectors, self.zoo.vectors).min(1).values
                 result["generated_to_nearest_zoo_l2"] = float(distances.mean())
-            if controls:
-                rand = self.generate_vectors([random_description(self.seed + zlib.crc32(task.name.encode()) % 1000)])
-                result["random_description"] = float(np.mean([self.score_vector(v, task) for v in rand]))
-                if mismatched_description is not None:
-                    mis = self.generate_vectors([mismatched_description])
-                    result["mismatched_description"] = self.score_vector(mis[0], task)
+            random_text = random_description(self.seed + zlib.crc32(task.name.encode()) % 1000)
+            methods = ["diffusion"] + (["hypernetwork"] if self.has_hypernetwork else [])
+            for method in methods:
+                prefix = "" if method == "diffusion" else "hypernetwork_"
+                if method == "hypernetwork":
+                    accs = [self.score_vector(v, task) for v in self.generate_vectors(list(descriptions),
+                                                                                       method=method)]
+                    result["hypernetwork"] = float(np.mean(accs))
+                    result["hypernetwork_per_description"] = accs
+                if controls:
+                    rand = self.generate_vectors([random_text], method=method)
+                    result[prefix + "random_description"] = self.score_vector(rand[0], task)
+                    if mismatched_description is not None:
+                        mis = self.generate_vectors([mismatched_description], method=method)
+                        result[prefix + "mismatched_description"] = self.score_vector(mis[0], task)
         return result

@@ -36,16 +36,19 @@ def task_slug(task, seed=None, max_len=48):
 class Text2LoraPipeline(DiffusionPipeline):
     """Generate LoRA adapters from task descriptions.
 
-    Components: ``denoiser`` (:class:`~text2lora.models.LoraDenoiser`) and ``scheduler`` (any diffusers scheduler;
-    swap with ``Scheduler.from_config(pipe.scheduler.config)``). The sentence-transformers ``embedder`` is recorded
-    by name or path and loaded lazily on first use.
+    Components: ``denoiser`` (:class:`~text2lora.models.LoraDenoiser`), ``scheduler`` (any diffusers scheduler;
+    swap with ``Scheduler.from_config(pipe.scheduler.config)``) and, optionally, ``head_generator``
+    (:class:`~text2lora.models.HeadHypernetwork`, added by ``train_head.py``) for ``method="hypernetwork"``. The
+    sentence-transformers ``embedder`` is recorded by name or path and loaded lazily on first use.
     """
 
     model_cpu_offload_seq = "denoiser"
+    _optional_components = ["head_generator"]
+    methods = ("diffusion", "hypernetwork")
 
-    def __init__(self, denoiser, scheduler, embedder="sentence-transformers/all-MiniLM-L6-v2"):
+    def __init__(self, denoiser, scheduler, head_generator=None, embedder="sentence-transformers/all-MiniLM-L6-v2"):
         super().__init__()
-        self.register_modules(denoiser=denoiser, scheduler=scheduler)
+        self.register_modules(denoiser=denoiser, scheduler=scheduler, head_generator=head_generator)
         self.register_to_config(embedder=embedder)
         self._embedder_model = None
 
@@ -75,11 +78,16 @@ class Text2LoraPipeline(DiffusionPipeline):
             self._embedder_model = load_embedder(self.config.embedder, str(self._execution_device))
         return torch.from_numpy(embed(tasks, self._embedder_model))
 
-    def check_inputs(self, task, num_inference_steps, guidance_scale, num_adapters_per_task):
+    def check_inputs(self, task, num_inference_steps, guidance_scale, num_adapters_per_task, method="diffusion"):
         tasks = [task] if isinstance(task, (str, int)) else list(task)
         if not tasks:
             raise ValueError("Give at least one task description.")
-        if self.denoiser.config.condition_type == "text":
+        if method not in self.methods:
+            raise ValueError(f"method must be one of {self.methods}, got {method!r}.")
+        if method == "hypernetwork" and getattr(self, "head_generator", None) is None:
+            raise ValueError("This generator has no head_generator component; add one with train_head.py or use "
+                             "method='diffusion'.")
+        if self.denoiser.config.condition_type == "text" or method == "hypernetwork":
             for t in tasks:
                 if not isinstance(t, str) or not t.strip():
                     raise ValueError(f"Task descriptions must be non-empty text, got {t!r}.")
@@ -98,17 +106,22 @@ class Text2LoraPipeline(DiffusionPipeline):
     # -- generation ---------------------------------------------------------------------------------------------
     @torch.no_grad()
     def __call__(self, task, num_inference_steps=25, guidance_scale=1.0, num_adapters_per_task=1, generator=None,
-                 condition=None, output_type="peft", return_dict=True):
+                 condition=None, output_type="peft", return_dict=True, method="diffusion"):
         """Sample adapters for ``task`` (a description, a list of them, or task ids for a task-id denoiser).
 
         ``guidance_scale`` 1.0 samples the plain conditional model; > 1 applies classifier-free guidance; 0 samples
         unconditionally. ``condition`` overrides the embedded descriptions with precomputed condition vectors (used
         for interpolation). ``output_type``: "peft" (state dicts) or "vector" (flat weights only).
+        ``method``: "diffusion" samples the denoiser (best on tasks like the zoo's); "hypernetwork" writes the
+        ``head_generator``'s classifier head with LoRA at zero (deterministic; better on new tasks, see the
+        evaluation report). Steps, guidance and ``generator`` only affect "diffusion".
         """
-        tasks = self.check_inputs(task, num_inference_steps, guidance_scale, num_adapters_per_task)
+        tasks = self.check_inputs(task, num_inference_steps, guidance_scale, num_adapters_per_task, method)
         device = self._execution_device
         denoiser = self.denoiser
         dtype = denoiser.dtype
+        if method == "hypernetwork":
+            return self._hypernetwork_adapters(tasks, num_adapters_per_task, condition, output_type, return_dict)
 
         # 1. Condition.
         if condition is None:
@@ -150,6 +163,31 @@ class Text2LoraPipeline(DiffusionPipeline):
         descriptions = [t for t in tasks for _ in range(num_adapters_per_task)]
         adapters = [] if output_type == "vector" else [self.layout.unflatten(v) for v in vectors]
         self.maybe_free_model_hooks()
+        if not return_dict:
+            return adapters, descriptions, vectors
+        return Text2LoraPipelineOutput(adapters=adapters, descriptions=descriptions, vectors=vectors)
+
+    def _hypernetwork_adapters(self, tasks, num_adapters_per_task, condition, output_type, return_dict):
+        """Adapters whose LoRA weights are zero and whose classifier head comes from ``head_generator``."""
+        head = self.head_generator
+        if condition is None:
+            condition = self.encode_task(tasks)
+        condition = condition.to(self._execution_device, head.dtype).repeat_interleave(num_adapters_per_task, dim=0)
+        weight, bias = head.classifier_head(condition)
+        layout = self.layout
+        keys = (head.config.head_weight_key, head.config.head_bias_key)
+        for key, value in zip(keys, (weight, bias)):
+            if key not in layout.keys or tuple(layout.shapes[layout.keys.index(key)]) != tuple(value.shape[1:]):
+                raise ValueError(f"The head_generator writes '{key}' with shape {tuple(value.shape[1:])}, which the "
+                                 f"generator's layout ({layout}) does not hold.")
+        vectors = torch.zeros(condition.shape[0], layout.num_params)
+        for key, value in zip(keys, (weight, bias)):
+            i = layout.keys.index(key)
+            vectors[:, layout.offsets[i]:layout.offsets[i + 1]] = value.reshape(value.shape[0], -1).float().cpu()
+        if not torch.isfinite(vectors).all():
+            raise NonFiniteWeightsError("The generated head contains NaN or Inf; nothing was written.")
+        descriptions = [t for t in tasks for _ in range(num_adapters_per_task)]
+        adapters = [] if output_type == "vector" else [layout.unflatten(v) for v in vectors]
         if not return_dict:
             return adapters, descriptions, vectors
         return Text2LoraPipelineOutput(adapters=adapters, descriptions=descriptions, vectors=vectors)

@@ -9,12 +9,11 @@ Either loads with :meth:`Zoo.load`, from a local directory or a Hub dataset id.
 import json
 import os
 import shutil
-import tempfile
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from .adapters import AdapterSpec
+from .adapters import AdapterSpec, atomic_directory
 from .collection import _write_json, write_index, write_jsonl
 from .layout import LayoutMismatchError, LoraLayout
 
@@ -119,10 +118,7 @@ def read_adapter_weights(adapter, layout=None):
 def pack_zoo(zoo_dir, out_dir, dtype=torch.float16):
     """Write the compact form of a collection: one ``weights.safetensors`` plus the index, layout and config."""
     zoo = Zoo.load(zoo_dir)
-    parent = os.path.dirname(os.path.abspath(out_dir))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".tmp-pack-", dir=parent)
-    try:
+    with atomic_directory(out_dir, prefix=".tmp-pack-") as tmp:
         save_file({"adapters": zoo.vectors.to(dtype).contiguous()}, os.path.join(tmp, "weights.safetensors"),
                   metadata={"format": "pt", "dtype": str(dtype).replace("torch.", "")})
         for name in ("layout.json", "zoo_config.json"):
@@ -131,12 +127,6 @@ def pack_zoo(zoo_dir, out_dir, dtype=torch.float16):
         for extra in ("report.md", "report.json", "README.md"):
             if os.path.exists(os.path.join(zoo_dir, extra)):
                 shutil.copy(os.path.join(zoo_dir, extra), os.path.join(tmp, extra))
-        if os.path.isdir(out_dir):
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
 
 

@@ -1,3 +1,4 @@
 from .denoiser import LoraDenoiser, LoraDenoiserOutput
+from .head_hypernetwork import HeadHypernetwork
 
-__all__ = ["LoraDenoiser", "LoraDenoiserOutput"]
+__all__ = ["HeadHypernetwork", "LoraDenoiser", "LoraDenoiserOutput"]

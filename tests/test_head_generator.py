@@ -1,0 +1,178 @@
+"""The task-loss head generator (HeadHypernetwork, train_head.py, method="hypernetwork"), on tiny models."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_head_is_the_hypernetwork_logit_and_round_trips(tmp_path):
+    from text2lora.models import HeadHypernetwork
+
+    torch.manual_seed(0)
+    model = HeadHypernetwork(embedding_dim=6, feature_dim=5)
+    with torch.no_grad():
+        model.correction.weight.normal_()
+        model.bias.weight.normal_()
+        model.projection.normal_()
+    condition = torch.nn.functional.normalize(torch.randn(3, 6), dim=-1)
+    features = torch.randn(7, 5)
+    weight, bias = model.classifier_head(condition)
+    assert weight.shape == (3, 2, 5) and bias.shape == (3, 2)
+    # softmax over the two written logits gives sigmoid(hypernetwork logit) for label 1.
+    proba = torch.softmax(torch.einsum("bkf,nf->bnk", weight, features) + bias[:, None], dim=-1)[..., 1]
+    torch.testing.assert_close(proba, torch.sigmoid(model.logits(condition, features)))
+    model.save_pretrained(tmp_path)
+    loaded = HeadHypernetwork.from_pretrained(tmp_path)
+    torch.testing.assert_close(loaded.logits(condition, features), model.logits(condition, features))
+
+
+def test_untrained_head_is_the_zero_shot_cosine_classifier():
+    from text2lora.models import HeadHypernetwork
+
+    model = HeadHypernetwork(embedding_dim=4, feature_dim=4, init_scale=10.0, init_threshold=0.3)
+    with torch.no_grad():
+        model.projection[:-1] = torch.eye(4)
+    e = torch.nn.functional.normalize(torch.randn(2, 4), dim=-1)
+    x = torch.nn.functional.normalize(torch.randn(5, 4), dim=-1)
+    torch.testing.assert_close(model.logits(e, x), 10.0 * (e @ x.T - 0.3))
+
+
+def test_fit_projection_recovers_a_linear_map():
+    from text2lora.head_training import fit_projection
+
+    torch.manual_seed(0)
+    features = torch.randn(200, 5)
+    true = torch.randn(5, 3)
+    projection, r2 = fit_projection(features, features @ true + 0.5)
+    torch.testing.assert_close(projection[:-1], true, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(projection[-1], torch.full((3,), 0.5), atol=1e-4, rtol=1e-4)
+    assert r2 > 0.999
+
+
+def test_training_separates_tasks_on_synthetic_features():
+    """Two tasks whose label is the sign of a different feature; the description picks the task."""
+    from text2lora.head_training import train_head_hypernetwork
+    from text2lora.models import HeadHypernetwork
+
+    torch.manual_seed(0)
+    features = torch.randn(400, 4)
+    rows = {"a": (torch.arange(400), (features[:, 0] > 0).long()),
+            "b": (torch.arange(400), (features[:, 1] > 0).long())}
+    conditions = {"a": torch.tensor([[0.0, 0.0, 1.0, 0.0]]), "b": torch.tensor([[0.0, 0.0, 0.0, 1.0]])}
+    model = HeadHypernetwork(embedding_dim=4, feature_dim=4, init_scale=1.0, init_threshold=0.0)
+    with torch.no_grad():
+        model.projection[:-1] = torch.eye(4)
+    losses = train_head_hypernetwork(model, model.project(features), rows, conditions, max_train_steps=300,
+                                     batch_tasks=2, rows_per_task=64, learning_rate=5e-2, condition_noise=0.0,
+                                     progress=False)
+    assert losses[-1] < 0.5 * losses[0]
+    with torch.no_grad():
+        logits = model.logits(torch.cat([conditions["a"], conditions["b"]]), model.project(features))
+    for i, label in enumerate((rows["a"][1], rows["b"][1])):
+        assert ((logits[i] > 0).long() == label).float().mean() > 0.9
+
+
+@pytest.fixture(scope="module")
+def head_generator(tiny_zoo, tiny_base, tiny_tasks, tmp_path_factory, monkeypatch_module):
+    import train
+    import train_head
+
+    base = tmp_path_factory.mktemp("gen")
+    train.main(["--zoo", tiny_zoo, "--embedder", tiny_base, "--output_dir", str(base / "plain"), "--token_size", "16",
+                "--hidden_size", "32", "--num_layers", "1", "--num_heads", "2", "--train_batch_size", "4",
+                "--lr_warmup_steps", "0", "--max_train_steps", "2"])
+    tasks = {t.name: t for t in tiny_tasks}
+    monkeypatch_module.setattr("text2lora.tasks.load_task", lambda name: tasks[name])
+    info = train_head.main(["--generator", str(base / "plain"), "--zoo", tiny_zoo, "--output_dir",
+                            str(base / "with_head"), "--rows_per_class", "8", "--projection_rows", "40",
+                            "--max_train_steps", "5", "--batch_tasks", "2", "--rows_per_task", "8"])
+    return str(base / "plain"), str(base / "with_head"), info
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def test_train_head_adds_a_component_that_loads_in_peft(head_generator, tiny_base, tmp_path):
+    from peft import PeftModel
+    from peft.utils import load_peft_weights
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from text2lora.embedding import embed
+    from text2lora.head_training import classifier_features
+    from text2lora.pipeline import Text2LoraPipeline
+
+    plain, with_head, info = head_generator
+    assert set(info["train_tasks"]) == {"good_task", "bad_task", "sport_task"}  # seen tasks only
+    assert json.load(open(os.path.join(with_head, "model_index.json")))["head_generator"][1] == "HeadHypernetwork"
+    pipe = Text2LoraPipeline.from_pretrained(with_head)
+    out = pipe(["detect good texts", "detect money texts"], method="hypernetwork")
+    assert len(out.adapters) == 2
+    lora = [k for k in out.adapters[0] if "lora_" in k]
+    assert lora and all(float(out.adapters[0][k].abs().max()) == 0.0 for k in lora)
+    target = pipe.save_adapter(out.adapters[0], tmp_path / "adapter", description="detect good texts")
+    base = AutoModelForSequenceClassification.from_pretrained(tiny_base, num_labels=2)
+    model = PeftModel.from_pretrained(base, target).eval()
+    assert set(load_peft_weights(str(target))) == set(out.adapters[0])
+    # The PEFT model's P(label 1) is the hypernetwork's sigmoid(logit) on the frozen base's features.
+    texts = ["a great match today", "the bank loan was awful"]
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    with torch.no_grad():
+        proba = torch.softmax(model(**tokenizer(texts, return_tensors="pt", padding=True)).logits, -1)[:, 1]
+        features = classifier_features(pipe.adapter_spec, texts, progress=False)
+        condition = torch.from_numpy(embed(["detect good texts"], tiny_base))
+        expected = torch.sigmoid(pipe.head_generator.logits(condition, features))[0]
+    torch.testing.assert_close(proba, expected, atol=1e-5, rtol=1e-4)
+
+
+def test_hypernetwork_method_needs_the_component(head_generator):
+    from text2lora.pipeline import Text2LoraPipeline
+
+    plain, with_head, _ = head_generator
+    pipe = Text2LoraPipeline.from_pretrained(plain)
+    assert pipe.head_generator is None
+    with pytest.raises(ValueError, match="no head_generator"):
+        pipe("detect good texts", method="hypernetwork")
+    with pytest.raises(ValueError, match="method must be one of"):
+        Text2LoraPipeline.from_pretrained(with_head)("detect good texts", method="lookup")
+
+
+def test_generate_cli_hypernetwork_method(head_generator, tmp_path):
+    _, with_head, _ = head_generator
+    cmd = [sys.executable, os.path.join(ROOT, "generate.py"), "--task", "find money mentions", "--generator",
+           with_head, "--output_dir", str(tmp_path), "--method", "hypernetwork", "--try", "a bank transfer"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=ROOT))
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = json.load(open(tmp_path / "find-money-mentions-seed0" / "generation_config.json"))
+    assert config["method"] == "hypernetwork"
+    assert "label" in result.stdout
+
+
+def test_evaluator_scores_the_hypernetwork_next_to_the_diffusion_generator(head_generator, tiny_zoo, tiny_tasks):
+    from text2lora.evaluation import Evaluator
+    from text2lora.pipeline import Text2LoraPipeline
+    from text2lora.zoo import Zoo
+
+    _, with_head, _ = head_generator
+    pipe = Text2LoraPipeline.from_pretrained(with_head)
+    pipe.set_progress_bar_config(disable=True)
+    evaluator = Evaluator(Zoo.load(tiny_zoo), pipe, num_inference_steps=2)
+    assert evaluator.has_hypernetwork
+    unseen = tiny_tasks[3]
+    r = evaluator.evaluate_task(unseen, unseen.heldout_descriptions, controls=True,
+                                mismatched_description="detect sport texts")
+    for key in ("generated", "hypernetwork", "random_description", "hypernetwork_random_description",
+                "mismatched_description", "hypernetwork_mismatched_description"):
+        assert 0.0 <= r[key] <= 1.0, key
+    # The hypernetwork is deterministic: the same description gives the same score.
+    again = evaluator.evaluate_task(unseen, unseen.heldout_descriptions)
+    assert again["hypernetwork"] == r["hypernetwork"]

@@ -1,0 +1,123 @@
+"""Training data and loop for :class:`~text2lora.models.HeadHypernetwork` (the task-loss head generator).
+
+The base model is frozen and the LoRA weights stay at zero, so every text has one feature vector (the classifier's
+input) whatever the task: features are computed once, then training is cheap matrix algebra over the seen tasks'
+labelled rows.
+"""
+
+import random
+
+import numpy as np
+import torch
+from torch import nn
+
+from .adapters import batches, load_base, tokenize
+
+
+def classifier_features(spec, texts, pairs=None, batch_size=128, device="cpu", progress=True, model=None,
+                        tokenizer=None):
+    """Input of the base model's classifier head (``spec.modules_to_save[0]``) for every row, with no adapter.
+
+    Returns a float32 tensor (len(texts), in_features). The head must be an ``nn.Linear`` with ``num_labels``
+    outputs, which is what :class:`~text2lora.models.HeadHypernetwork` writes.
+    """
+    from tqdm.auto import tqdm
+
+    model, tokenizer = load_base(spec, model, tokenizer)
+    head = classifier_module(model, spec)
+    model.to(device).eval()
+    encodings = tokenize(tokenizer, texts, pairs, spec.max_length)
+    lengths = [len(x) for x in encodings["input_ids"]]
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    out = torch.zeros(len(lengths), head.in_features)
+    captured = {}
+    hook = head.register_forward_hook(lambda module, inputs, output: captured.__setitem__("x", inputs[0]))
+    try:
+        with torch.no_grad(), tqdm(total=len(order), desc="base features", disable=not progress) as bar:
+            for idx, batch in batches(encodings, batch_size, tokenizer, order):
+                model(**{k: v.to(device) for k, v in batch.items()})
+                out[idx] = captured["x"].float().cpu()
+                bar.update(len(idx))
+    finally:
+        hook.remove()
+    return out
+
+
+def classifier_module(model, spec):
+    """The base model's classifier head, checked to be a Linear layer with ``spec.num_labels`` outputs."""
+    name = spec.modules_to_save[0] if spec.modules_to_save else None
+    module = dict(model.named_modules()).get(name)
+    if not isinstance(module, nn.Linear) or module.out_features != spec.num_labels:
+        raise ValueError(f"The head generator needs the base's '{name}' to be an nn.Linear with {spec.num_labels} "
+                         f"outputs; '{spec.base_model}' has {type(module).__name__}.")
+    return module
+
+
+def fit_projection(features, sentence_vectors):
+    """Least-squares map [features, 1] -> sentence embeddings. Returns (projection (d+1, e), R^2)."""
+    x = torch.cat([features, torch.ones(len(features), 1)], dim=1).double()
+    y = torch.as_tensor(sentence_vectors).double()
+    projection = torch.linalg.lstsq(x, y).solution
+    residual = ((x @ projection - y) ** 2).sum()
+    r2 = 1.0 - float(residual / ((y - y.mean(0)) ** 2).sum())
+    return projection.float(), r2
+
+
+def balanced_rows(labels, per_class, seed):
+    """Indices of at most ``per_class`` rows of each label, drawn with ``seed`` (sorted)."""
+    rng = random.Random(seed)
+    idx = list(range(len(labels)))
+    rng.shuffle(idx)
+    picked = [i for i in idx if labels[i] == 1][:per_class] + [i for i in idx if labels[i] == 0][:per_class]
+    return sorted(picked)
+
+
+def train_head_hypernetwork(model, features, task_rows, task_conditions, max_train_steps=3000, batch_tasks=32,
+                            rows_per_task=64, learning_rate=1e-3, weight_decay=0.01, condition_noise=0.5, seed=0,
+                            progress=True):
+    """Train ``model`` in place with a class-balanced logistic loss on the seen tasks' rows.
+
+    ``features``: projected features (n, embedding_dim) of every row; ``task_rows``: task -> (row indices, labels);
+    ``task_conditions``: task -> description embeddings (k, embedding_dim). Each step draws ``batch_tasks`` tasks,
+    one description each (perturbed by a random direction of norm ``condition_noise``, then re-normalized) and
+    ``rows_per_task`` rows of each. Returns the loss per step.
+    """
+    from tqdm.auto import tqdm
+
+    if not task_rows:
+        raise ValueError("The head generator needs at least one training task.")
+    names = sorted(task_rows)
+    rng = random.Random(seed)
+    np_rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    batch_tasks = min(batch_tasks, len(names))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max_train_steps)
+    rows = {n: (torch.as_tensor(task_rows[n][0]), torch.as_tensor(task_rows[n][1]).float()) for n in names}
+    conditions = {n: torch.as_tensor(task_conditions[n]).float() for n in names}
+    losses = []
+    model.train()
+    for _ in tqdm(range(max_train_steps), desc="head generator", disable=not progress):
+        picked = rng.sample(names, batch_tasks)
+        condition = torch.stack([conditions[n][rng.randrange(len(conditions[n]))] for n in picked])
+        if condition_noise > 0:
+            noise = nn.functional.normalize(torch.randn_like(condition), dim=-1) * condition_noise
+            condition = nn.functional.normalize(condition + noise, dim=-1)
+        w, b = model(condition)
+        loss = 0.0
+        for i, n in enumerate(picked):
+            idx, labels = rows[n]
+            pick = torch.from_numpy(np_rng.integers(0, len(idx), rows_per_task))
+            target = labels[pick]
+            logit = features[idx[pick]] @ w[i] + b[i]
+            positive_share = target.mean().clamp(0.05, 0.95)
+            weight = torch.where(target > 0, 1 - positive_share, positive_share) * 2
+            loss = loss + nn.functional.binary_cross_entropy_with_logits(logit, target, weight=weight)
+        loss = loss / batch_tasks
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        losses.append(float(loss.detach()))
+    model.eval()
+    return losses

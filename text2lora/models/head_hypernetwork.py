@@ -1,0 +1,68 @@
+"""HeadHypernetwork: description embedding -> classifier head, trained with a task loss through the frozen base.
+
+The diffusion denoiser learns the zoo's distribution of adapters and is strong on tasks like those in the zoo. For
+descriptions of new tasks a model that generalizes through the embedding space does better: this one maps a
+description embedding ``e`` to a linear classifier on the base model's frozen features (LoRA left at zero),
+
+    logit(x) = w(e) . P(f(x)) + b(e),    w(e) = scale * e + W e,    b(e) = u . e + b0,
+
+where ``f(x)`` is the classifier's input (BERT: the pooler output) and ``P`` maps it into the embedder's sentence
+space (least squares on unlabelled text, fit in closed form and stored as a buffer, as PriorTransformer stores
+clip_mean/clip_std). With ``W = 0`` it starts as the zero-shot classifier cos(text, description) > threshold; training
+on the seen tasks' labelled rows (a task loss, as Text-to-LoRA trains its hypernetwork) learns the correction.
+"""
+
+import torch
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+from torch import nn
+
+
+class HeadHypernetwork(ModelMixin, ConfigMixin):
+    """Text-conditioned classifier head for a frozen base (see the module docstring).
+
+    Args:
+        embedding_dim: size of the description embeddings (the embedder's sentence space).
+        feature_dim: size of the base classifier's input features.
+        init_scale: initial ``scale`` (inverse temperature of the zero-shot cosine).
+        init_threshold: initial cosine threshold (``b0 = -init_scale * init_threshold``).
+        head_weight_key / head_bias_key: the PEFT state-dict keys of the classifier head this model writes.
+    """
+
+    @register_to_config
+    def __init__(self, embedding_dim: int = 384, feature_dim: int = 384, init_scale: float = 20.0,
+                 init_threshold: float = 0.2, head_weight_key: str = "base_model.model.classifier.weight",
+                 head_bias_key: str = "base_model.model.classifier.bias"):
+        super().__init__()
+        self.correction = nn.Linear(embedding_dim, embedding_dim, bias=False)
+        nn.init.zeros_(self.correction.weight)
+        self.scale = nn.Parameter(torch.tensor(float(init_scale)))
+        self.bias = nn.Linear(embedding_dim, 1)
+        nn.init.zeros_(self.bias.weight)
+        nn.init.constant_(self.bias.bias, -float(init_scale) * float(init_threshold))
+        # Feature projection P: [f, 1] -> sentence space (identity-free default: zeros until fit).
+        self.register_buffer("projection", torch.zeros(feature_dim + 1, embedding_dim))
+
+    def forward(self, condition):
+        """(w, b) in the embedder's sentence space for each condition: shapes (batch, embedding_dim), (batch,)."""
+        w = self.scale * condition + self.correction(condition)
+        return w, self.bias(condition)[:, 0]
+
+    def project(self, features):
+        """Map base classifier features (n, feature_dim) into the sentence space with the stored projection."""
+        return features @ self.projection[:-1] + self.projection[-1]
+
+    def logits(self, condition, features):
+        """Logit of label 1 for every (condition, feature row) pair: shape (batch, n)."""
+        w, b = self(condition)
+        return w @ self.project(features).T + b[:, None]
+
+    def classifier_head(self, condition):
+        """The classifier head (weight (batch, 2, feature_dim), bias (batch, 2)) whose softmax gives
+        sigmoid(logit) for label 1: the projection is folded into the weights."""
+        w, b = self(condition)
+        weight = w @ self.projection[:-1].T
+        bias = b + w @ self.projection[-1]
+        weight = torch.stack([-weight / 2, weight / 2], dim=1)
+        bias = torch.stack([-bias / 2, bias / 2], dim=1)
+        return weight, bias

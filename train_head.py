@@ -1,0 +1,226 @@
+"""Add a task-loss head generator (HeadHypernetwork) to a trained text2lora generator.
+
+    python train_head.py --generator text2lora/data/generator --zoo zoos/minilm-default
+
+The base model stays frozen and LoRA stays at zero, so each text's classifier input is computed once; the
+hypernetwork (description embedding -> classifier head, initialized at the zero-shot cosine classifier) is then
+trained on the labelled rows of the generator's seen training tasks. The result is saved as the pipeline's
+``head_generator`` component (in place, or in a copy under --output_dir) and used by
+``generate.py --method hypernetwork``. About 5 minutes on the 2-core CPU for the default zoo, mostly base features.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+
+import numpy as np
+import torch
+
+from text2lora.adapters import atomic_directory
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--generator", default="text2lora/data/generator", help="Generator directory to extend.")
+    p.add_argument("--zoo", default="zoos/minilm-default", help="The zoo the generator was trained on.")
+    p.add_argument("--output_dir", default=None, help="Write a copy of the generator here (default: in place).")
+    p.add_argument("--rows_per_class", type=int, default=128, help="Training rows per label per task.")
+    p.add_argument("--projection_rows", type=int, default=20000,
+                   help="Rows embedded with the embedder to fit the feature projection.")
+    p.add_argument("--max_train_steps", type=int, default=3000)
+    p.add_argument("--batch_tasks", type=int, default=32)
+    p.add_argument("--rows_per_task", type=int, default=64)
+    p.add_argument("--learning_rate", type=float, default=1e-3)
+    p.add_argument("--weight_decay", type=float, default=0.01)
+    p.add_argument("--condition_noise", type=float, default=0.5)
+    p.add_argument("--val_per_class", type=int, default=32, help="Val rows per label for the validation check.")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--feature_cache", default=None,
+                   help="A .pt file keeping the base features and sentence embeddings between runs (reused when its "
+                        "rows match; most of the run time is computing them).")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = p.parse_args(argv)
+    if args.max_train_steps < 0:
+        raise ValueError(f"--max_train_steps must be >= 0 (0 keeps the zero-shot initialization), got "
+                         f"{args.max_train_steps}.")
+    for name in ("rows_per_class", "projection_rows", "batch_tasks", "rows_per_task"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}.")
+    if args.condition_noise < 0 or args.learning_rate <= 0:
+        raise ValueError("--condition_noise must be >= 0 and --learning_rate > 0.")
+    return args
+
+
+def _unique_rows(row_lists):
+    """Deduplicate (text, pair) rows over tasks: returns (texts, pairs or None, per-list feature indices)."""
+    index, texts, pairs, out = {}, [], [], []
+    for rows in row_lists:
+        ids = []
+        for key in rows:
+            if key not in index:
+                index[key] = len(texts)
+                texts.append(key[0])
+                pairs.append(key[1])
+            ids.append(index[key])
+        out.append(np.asarray(ids, dtype=np.int64))
+    has_pairs = any(p is not None for p in pairs)
+    return texts, (pairs if has_pairs else None), out
+
+
+def _rows(task, split, indices):
+    texts, pairs = task.texts(split)
+    return [(texts[i], pairs[i] if pairs is not None else None) for i in indices]
+
+
+def _features(spec, texts, pairs, device):
+    """Classifier features, single texts and sentence pairs batched separately (a tokenizer takes one kind)."""
+    from text2lora.head_training import classifier_features
+
+    out = torch.zeros(0)
+    groups = [[i for i in range(len(texts)) if pairs is None or pairs[i] is None],
+              [i for i in range(len(texts)) if pairs is not None and pairs[i] is not None]]
+    for group in groups:
+        if not group:
+            continue
+        feats = classifier_features(spec, [texts[i] for i in group],
+                                    None if pairs is None or pairs[group[0]] is None else [pairs[i] for i in group],
+                                    device=device)
+        if out.numel() == 0:
+            out = torch.zeros(len(texts), feats.shape[1])
+        out[group] = feats
+    return out
+
+
+def write_component(generator_dir, output_dir, model, info):
+    """Save ``model`` as the pipeline's ``head_generator`` (atomically) and register it in model_index.json."""
+    if output_dir and os.path.abspath(output_dir) != os.path.abspath(generator_dir):
+        if os.path.exists(output_dir):
+            raise ValueError(f"--output_dir '{output_dir}' exists; pick a new directory.")
+        shutil.copytree(generator_dir, output_dir, ignore=shutil.ignore_patterns("head_generator"))
+        generator_dir = output_dir
+    with atomic_directory(os.path.join(generator_dir, "head_generator"), prefix=".tmp-head-") as tmp:
+        model.save_pretrained(tmp)
+    index_path = os.path.join(generator_dir, "model_index.json")
+    with open(index_path) as f:
+        index = json.load(f)
+    index["head_generator"] = ["text2lora.models.head_hypernetwork", "HeadHypernetwork"]
+    for name, obj in (("model_index.json", index), ("head_training_info.json", info)):
+        path = os.path.join(generator_dir, name)
+        with open(f"{path}.tmp", "w") as f:
+            json.dump(obj, f, indent=2, sort_keys=name == "model_index.json")
+            f.write("\n")
+        os.replace(f"{path}.tmp", path)
+    return generator_dir
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from transformers.utils import logging as hf_logging
+
+    from generate import load_generator
+    from text2lora.adapters import balanced_accuracy
+    from text2lora.embedding import embed, load_embedder, pair_text
+    from text2lora.head_training import balanced_rows, fit_projection, train_head_hypernetwork
+    from text2lora.models import HeadHypernetwork
+    from text2lora.tasks import load_task
+    from text2lora.zoo import Zoo
+
+    hf_logging.set_verbosity_error()
+    start = time.perf_counter()
+    pipe = load_generator(args.generator)
+    if pipe.denoiser.config.condition_type != "text":
+        raise ValueError("The head generator needs a text-conditioned generator.")
+    zoo = Zoo.load(args.zoo)
+    spec = pipe.adapter_spec
+    info_path = os.path.join(args.generator, "training_info.json")
+    if os.path.exists(info_path):
+        with open(info_path) as f:
+            names = json.load(f)["train_tasks"]
+    else:
+        names = zoo.task_names(split="seen")
+    tasks = {}
+    for name in names:
+        try:
+            tasks[name] = load_task(name)
+        except ValueError as err:
+            raise ValueError(f"Training task '{name}' has no rows in the suite ({err}).") from None
+    print(f"{len(tasks)} training tasks")
+
+    # 1. Rows: balanced training rows and capped val rows per task, deduplicated over tasks.
+    train_idx = {n: balanced_rows(t.labels("train"), args.rows_per_class, args.seed) for n, t in tasks.items()}
+    val_idx = {n: balanced_rows(t.labels("val"), args.val_per_class, args.seed) for n, t in tasks.items()}
+    order = sorted(tasks)
+    texts, pairs, ids = _unique_rows([_rows(tasks[n], "train", train_idx[n]) for n in order]
+                                     + [_rows(tasks[n], "val", val_idx[n]) for n in order])
+    train_ids, val_ids = dict(zip(order, ids[: len(order)])), dict(zip(order, ids[len(order):]))
+
+    # 2. Frozen classifier features and their projection into the embedder's sentence space.
+    rng = np.random.default_rng(args.seed)
+    subset = np.sort(rng.permutation(len(texts))[: args.projection_rows])
+    embedder = load_embedder(pipe.config.embedder, args.device)
+    fingerprint = hashlib.sha256(json.dumps([spec.to_dict(), pipe.config.embedder, texts, pairs,
+                                             subset.tolist()]).encode()).hexdigest()
+    cached = torch.load(args.feature_cache) if args.feature_cache and os.path.exists(args.feature_cache) else None
+    if cached is not None and cached.get("fingerprint") == fingerprint:
+        features, sentence = cached["features"], cached["sentence"].numpy()
+        print(f"features from {args.feature_cache}")
+    else:
+        features = _features(spec, texts, pairs, args.device)
+        sentence = embed(pair_text([texts[i] for i in subset],
+                                   None if pairs is None else [pairs[i] for i in subset]), embedder)
+        if args.feature_cache:
+            tmp = f"{args.feature_cache}.tmp"
+            torch.save({"fingerprint": fingerprint, "features": features, "sentence": torch.from_numpy(sentence)}, tmp)
+            os.replace(tmp, args.feature_cache)
+    projection, r2 = fit_projection(features[subset], sentence)
+    print(f"feature projection R^2 {r2:.3f} on {len(subset)} rows")
+
+    # 3. Conditions: the zoo's training descriptions of each task.
+    conditions = {n: embed(zoo.task_row(n)["descriptions"], embedder) for n in order}
+    layout = pipe.layout
+    head_name = spec.modules_to_save[0]
+    weight_key = next(k for k in layout.keys if k.endswith(f"{head_name}.weight"))
+    bias_key = next(k for k in layout.keys if k.endswith(f"{head_name}.bias"))
+    model = HeadHypernetwork(embedding_dim=sentence.shape[1], feature_dim=features.shape[1],
+                             head_weight_key=weight_key, head_bias_key=bias_key)
+    model.projection.copy_(projection)
+    projected = model.project(features)
+    task_rows = {n: (train_ids[n], np.asarray(tasks[n].labels("train"))[train_idx[n]]) for n in order}
+    losses = train_head_hypernetwork(
+        model, projected, task_rows, conditions, max_train_steps=args.max_train_steps, batch_tasks=args.batch_tasks,
+        rows_per_task=args.rows_per_task, learning_rate=args.learning_rate, weight_decay=args.weight_decay,
+        condition_noise=args.condition_noise, seed=args.seed)
+
+    # 4. Validation: held-out descriptions of the training tasks, on their (capped) val rows.
+    accuracies = []
+    with torch.no_grad():
+        for n in order:
+            descriptions = tasks[n].heldout_descriptions or tasks[n].descriptions[:1]
+            logits = model.logits(torch.from_numpy(embed(descriptions, embedder)), features[val_ids[n]])
+            labels = np.asarray(tasks[n].labels("val"))[val_idx[n]]
+            accuracies.append(np.mean([balanced_accuracy(labels, (row > 0).numpy()) for row in logits]))
+    settings = {k: v for k, v in vars(args).items() if k not in ("device", "feature_cache")}
+    info = {"zoo": args.zoo, "train_tasks": order, "settings": settings,
+            "num_feature_rows": len(texts), "projection_r2": r2,
+            "final_loss": float(np.mean(losses[-100:])) if losses else None,
+            "validation": {"split": "val", "descriptions": "held-out", "tasks": len(order),
+                           "mean_balanced_accuracy": float(np.mean(accuracies)),
+                           "median_balanced_accuracy": float(np.median(accuracies))},
+            "seconds": time.perf_counter() - start}
+    out = write_component(args.generator, args.output_dir, model, info)
+    print(f"validation (seen tasks, held-out descriptions, val): mean balanced accuracy "
+          f"{info['validation']['mean_balanced_accuracy']:.3f}")
+    print(f"wrote {os.path.join(out, 'head_generator')} ({info['seconds']:.0f} s)")
+    return info
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
