@@ -77,26 +77,31 @@ def _rows(task, split, indices):
 
 
 def _features(spec, texts, pairs, device):
-    """Classifier features, single texts and sentence pairs batched separately (a tokenizer takes one kind)."""
+    """Classifier features; single texts and sentence pairs go in separate calls (a tokenizer takes one kind), the
+    base model is loaded once."""
+    from text2lora.adapters import load_base
     from text2lora.head_training import classifier_features
 
-    out = torch.zeros(0)
-    groups = [[i for i in range(len(texts)) if pairs is None or pairs[i] is None],
-              [i for i in range(len(texts)) if pairs is not None and pairs[i] is not None]]
-    for group in groups:
+    model, tokenizer = load_base(spec)
+    is_pair = [pairs is not None and pairs[i] is not None for i in range(len(texts))]
+    out = None
+    for pair_group in (False, True):
+        group = [i for i in range(len(texts)) if is_pair[i] == pair_group]
         if not group:
             continue
-        feats = classifier_features(spec, [texts[i] for i in group],
-                                    None if pairs is None or pairs[group[0]] is None else [pairs[i] for i in group],
-                                    device=device)
-        if out.numel() == 0:
+        feats = classifier_features(spec, [texts[i] for i in group], [pairs[i] for i in group] if pair_group else None,
+                                    device=device, model=model, tokenizer=tokenizer)
+        if out is None:
             out = torch.zeros(len(texts), feats.shape[1])
         out[group] = feats
     return out
 
 
 def write_component(generator_dir, output_dir, model, info):
-    """Save ``model`` as the pipeline's ``head_generator`` (atomically) and register it in model_index.json."""
+    """Save ``model`` as the pipeline's ``head_generator`` (atomically) and register it in model_index.json.
+
+    Only the new component is written: re-saving the whole pipeline would rewrite the (fp16-stored) denoiser as the
+    float32 copy that ``from_pretrained`` upcasts to."""
     if output_dir and os.path.abspath(output_dir) != os.path.abspath(generator_dir):
         if os.path.exists(output_dir):
             raise ValueError(f"--output_dir '{output_dir}' exists; pick a new directory.")

@@ -132,7 +132,7 @@ class Evaluator:
     # -- generation -----------------------------------------------------------------------------------------------
     @property
     def has_hypernetwork(self):
-        return self.pipeline is not None and getattr(self.pipeline, "head_generator", None) is not None
+        return getattr(self.pipeline, "head_generator", None) is not None
 
     def generate_vectors(self, descriptions, num_samples=1, seed=None, condition=None, method="diffusion"):
         if self.pipeline is None:
@@ -177,19 +177,18 @@ class Evaluator:
             if "fine_tuned" in result:
                 distances = torch.cdist(vectors, self.zoo.vectors).min(1).values
                 result["generated_to_nearest_zoo_l2"] = float(distances.mean())
+            methods = {"diffusion": ""}
+            if self.has_hypernetwork:
+                methods["hypernetwork"] = "hypernetwork_"
+                vectors = self.generate_vectors(list(descriptions), method="hypernetwork")
+                result["hypernetwork_per_description"] = [self.score_vector(v, task) for v in vectors]
+                result["hypernetwork"] = float(np.mean(result["hypernetwork_per_description"]))
             random_text = random_description(self.seed + zlib.crc32(task.name.encode()) % 1000)
-            methods = ["diffusion"] + (["hypernetwork"] if self.has_hypernetwork else [])
-            for method in methods:
-                prefix = "" if method == "diffusion" else "hypernetwork_"
-                if method == "hypernetwork":
-                    accs = [self.score_vector(v, task) for v in self.generate_vectors(list(descriptions),
-                                                                                       method=method)]
-                    result["hypernetwork"] = float(np.mean(accs))
-                    result["hypernetwork_per_description"] = accs
-                if controls:
-                    rand = self.generate_vectors([random_text], method=method)
-                    result[prefix + "random_description"] = self.score_vector(rand[0], task)
-                    if mismatched_description is not None:
-                        mis = self.generate_vectors([mismatched_description], method=method)
-                        result[prefix + "mismatched_description"] = self.score_vector(mis[0], task)
+            control_texts = {"random_description": random_text,
+                             "mismatched_description": mismatched_description} if controls else {}
+            for method, prefix in methods.items():
+                for key, text in control_texts.items():
+                    if text is not None:
+                        vector = self.generate_vectors([text], method=method)[0]
+                        result[prefix + key] = self.score_vector(vector, task)
         return result

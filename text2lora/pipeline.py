@@ -84,7 +84,7 @@ class Text2LoraPipeline(DiffusionPipeline):
             raise ValueError("Give at least one task description.")
         if method not in self.methods:
             raise ValueError(f"method must be one of {self.methods}, got {method!r}.")
-        if method == "hypernetwork" and getattr(self, "head_generator", None) is None:
+        if method == "hypernetwork" and self.head_generator is None:
             raise ValueError("This generator has no head_generator component; add one with train_head.py or use "
                              "method='diffusion'.")
         if self.denoiser.config.condition_type == "text" or method == "hypernetwork":
@@ -157,12 +157,16 @@ class Text2LoraPipeline(DiffusionPipeline):
 
         # 4. Back to weights, check, and split into PEFT state dicts.
         vectors = denoiser.decode(sample).cpu()
+        self.maybe_free_model_hooks()
+        return self._output(vectors, tasks, num_adapters_per_task, output_type, return_dict,
+                            "Try fewer guidance or more steps.")
+
+    def _output(self, vectors, tasks, num_adapters_per_task, output_type, return_dict, hint=""):
+        """Check the flat weights are finite, then split them into PEFT state dicts (the pipeline's output)."""
         if not torch.isfinite(vectors).all():
-            raise NonFiniteWeightsError(
-                "The sampled weights contain NaN or Inf; nothing was written. Try fewer guidance or more steps.")
+            raise NonFiniteWeightsError(f"The generated weights contain NaN or Inf; nothing was written. {hint}")
         descriptions = [t for t in tasks for _ in range(num_adapters_per_task)]
         adapters = [] if output_type == "vector" else [self.layout.unflatten(v) for v in vectors]
-        self.maybe_free_model_hooks()
         if not return_dict:
             return adapters, descriptions, vectors
         return Text2LoraPipelineOutput(adapters=adapters, descriptions=descriptions, vectors=vectors)
@@ -184,13 +188,7 @@ class Text2LoraPipeline(DiffusionPipeline):
         for key, value in zip(keys, (weight, bias)):
             i = layout.keys.index(key)
             vectors[:, layout.offsets[i]:layout.offsets[i + 1]] = value.reshape(value.shape[0], -1).float().cpu()
-        if not torch.isfinite(vectors).all():
-            raise NonFiniteWeightsError("The generated head contains NaN or Inf; nothing was written.")
-        descriptions = [t for t in tasks for _ in range(num_adapters_per_task)]
-        adapters = [] if output_type == "vector" else [layout.unflatten(v) for v in vectors]
-        if not return_dict:
-            return adapters, descriptions, vectors
-        return Text2LoraPipelineOutput(adapters=adapters, descriptions=descriptions, vectors=vectors)
+        return self._output(vectors, tasks, num_adapters_per_task, output_type, return_dict)
 
     # -- writing adapters ---------------------------------------------------------------------------------------
     def save_adapter(self, state_dict, output_dir, description=None, generation_config=None, peft_model=None,
