@@ -110,15 +110,16 @@ def evaluate_custom(args):
                           guidance_scale=args.guidance_scale)
     result = evaluator.evaluate_task(task, args.description, num_samples=args.num_samples, ci=False)
     out = {k: result[k] for k in ("num_test", "descriptions", "generated", "generated_best", "generated_std",
-                                  "hypernetwork", "zero_shot", "retrieval", "retrieved_tasks", "mean_adapter")
+                                  "hypernetwork", "zero_shot", "zero_shot_label_free", "retrieval", "retrieved_tasks",
+                                  "mean_adapter")
            if k in result}
     if args.json:
         print(json.dumps(out, indent=1))
     else:
         print(f"task data: {args.task_data} ({out['num_test']} test rows)")
-        for name in ("generated", "hypernetwork", "zero_shot", "retrieval", "mean_adapter"):
+        for name in ("generated", "hypernetwork", "zero_shot", "zero_shot_label_free", "retrieval", "mean_adapter"):
             if name in out:
-                print(f"  {name:14s} balanced accuracy {out[name]:.3f}")
+                print(f"  {name:20s} balanced accuracy {out[name]:.3f}")
         print(f"  retrieved zoo adapter(s): {', '.join(out['retrieved_tasks'])}")
     return out
 
@@ -253,6 +254,7 @@ def targets(rows, summary, key, random_key, others):
     wins = {f"vs_{other.replace('_adapter', '')}": sum(r[key] > r[other] for r in rows)
             for other in ["zero_shot", "retrieval", *others]}
     return {"wins": wins, "beats_zero_shot": summary[key]["mean"] > summary["zero_shot"]["mean"],
+            "beats_zero_shot_label_free": summary[key]["mean"] > summary["zero_shot_label_free"]["mean"],
             "beats_retrieval": summary[key]["mean"] > summary["retrieval"]["mean"],
             "random_drop": summary[key]["mean"] - summary[random_key]["mean"]}
 
@@ -330,6 +332,10 @@ def fmt(v, digits=3):
     return "–" if v is None else f"{v:.{digits}f}"
 
 
+def _stride_text(stride):
+    return "all of the suite's seen tasks" if stride == 1 else f"every {stride}-th of the suite's seen tasks"
+
+
 def write_markdown(report, path):
     lines = ["# text2lora evaluation", "",
              f"Written by `evaluate.py` on {report['date']} ({report['seconds'] / 60:.1f} min on "
@@ -356,12 +362,13 @@ def write_markdown(report, path):
     if q2:
         s = q2["summary"]
         lines += ["## Question 2: many seen tasks", "",
-                  f"{len(q2['tasks'])} seen tasks (every {report['settings'].get('q2_stride', 1)}-th of the "
-                  f"suite's seen tasks), generated from 2 held-out descriptions each (never seen in training) and "
-                  "from one training description.", "",
+                  f"{len(q2['tasks'])} seen tasks ({_stride_text(report['settings'].get('q2_stride', 1))}), "
+                  "generated from 2 held-out descriptions each (never seen in training) and from one training "
+                  "description.", "",
                   "| | median | mean |", "|---|---|---|"]
         for k in ("fine_tuned", "generated", "generated_train_description", "ratio", "ratio_train_description",
-                  "hypernetwork", "ratio_hypernetwork", "retrieval", "zero_shot", "mean_adapter"):
+                  "hypernetwork", "ratio_hypernetwork", "retrieval", "zero_shot", "zero_shot_label_free",
+                  "mean_adapter"):
             if k in s and s[k]["mean"] is not None:
                 lines.append(f"| {k} | {fmt(s[k]['median'])} | {fmt(s[k]['mean'])} |")
         lines += ["", f"Target: median ratio generated / fine-tuned >= 0.99 (held-out descriptions): "
@@ -397,7 +404,8 @@ def write_markdown(report, path):
                   "other family), 3 held-out descriptions each. Fine-tuned adapters of unseen tasks were collected "
                   "for evaluation only; the generator never saw them.", "",
                   "| method | mean | median |", "|---|---|---|"]
-        for k in ("fine_tuned", "generated", "generated_best", "zero_shot", "retrieval", "mean_adapter",
+        for k in ("fine_tuned", "generated", "generated_best", "zero_shot", "zero_shot_label_free", "retrieval",
+                  "mean_adapter",
                   "random_description", "mismatched_description", "gain_recovered", *HYPERNETWORK_KEYS):
             if k in s and s[k]["mean"] is not None:
                 lines.append(f"| {k} | {fmt(s[k]['mean'])} | {fmt(s[k]['median'])} |")
@@ -424,14 +432,18 @@ def write_markdown(report, path):
                       f"{'beaten' if h['beats_retrieval'] else 'not beaten'}; gain recovered "
                       f"**{fmt(s['gain_recovered_hypernetwork']['mean'])}** (mean), "
                       f"{fmt(s['gain_recovered_hypernetwork']['median'])} (median); random-description drop "
-                      f"{fmt(h['random_drop'])}. (The zero-shot baseline picks its threshold on the task's labelled "
-                      "val rows; both generators use no labels of the task.)", ""]
+                      f"{fmt(h['random_drop'])}. The `zero_shot` baseline picks its threshold on the task's "
+                      "labelled val rows; both generators use no labels of the task. `zero_shot_label_free` uses one "
+                      "threshold chosen on the training tasks' val rows, so it sees no label of the task either: "
+                      f"{fmt(s['zero_shot_label_free']['mean'])}, "
+                      f"{'beaten' if h['beats_zero_shot_label_free'] else 'not beaten'} by the head generator.", ""]
         lines += ["Per family (means):", "",
-                  "| family | tasks | fine-tuned | generated | hypernetwork | zero-shot | retrieval | mean adapter | "
-                  "random desc |", "|---|---|---|---|---|---|---|---|---|"]
+                  "| family | tasks | fine-tuned | generated | hypernetwork | zero-shot | zero-shot (label-free) | "
+                  "retrieval | mean adapter | random desc |", "|---|---|---|---|---|---|---|---|---|---|"]
         for fam, v in q3["per_family"].items():
             lines.append(f"| {fam} | {v['tasks']} | {fmt(v['fine_tuned'])} | {fmt(v['generated'])} | "
-                         f"{fmt(v.get('hypernetwork'))} | {fmt(v['zero_shot'])} | {fmt(v['retrieval'])} | "
+                         f"{fmt(v.get('hypernetwork'))} | {fmt(v['zero_shot'])} | "
+                         f"{fmt(v.get('zero_shot_label_free'))} | {fmt(v['retrieval'])} | "
                          f"{fmt(v['mean_adapter'])} | {fmt(v['random_description'])} |")
         lines += ["", "Per task:", "", "| task | family | fine-tuned (95% CI) | generated | hypernetwork | zero-shot | "
                   "retrieval (retrieved) | random | mismatched |", "|---|---|---|---|---|---|---|---|---|"]
@@ -535,7 +547,7 @@ def main(argv=None):
         evaluator = Evaluator(zoo, pipe, train_tasks=train_tasks, seed=args.seed,
                               num_inference_steps=args.num_inference_steps, guidance_scale=args.guidance_scale)
         keys2 = ["fine_tuned", "generated", "generated_train_description", "ratio", "ratio_train_description",
-                 "hypernetwork", "ratio_hypernetwork", "retrieval", "zero_shot", "mean_adapter"]
+                 "hypernetwork", "ratio_hypernetwork", "retrieval", "zero_shot", "zero_shot_label_free", "mean_adapter"]
         if 2 in args.questions:
             seen = [t for t in list_tasks(split="seen") if t in set(train_tasks)][:: args.q2_stride][: args.max_tasks]
             rows = question_2(evaluator, seen, args)
@@ -549,7 +561,8 @@ def main(argv=None):
         if 3 in args.questions:
             unseen = [t for t in list_tasks(split="unseen") if t in set(zoo.task_names())][: args.max_tasks]
             rows = question_3(evaluator, unseen, args)
-            keys3 = ["fine_tuned", "generated", "generated_best", "zero_shot", "retrieval", "mean_adapter",
+            keys3 = ["fine_tuned", "generated", "generated_best", "zero_shot", "zero_shot_label_free", "retrieval",
+                     "mean_adapter",
                      "random_description", "mismatched_description", "gain_recovered", *HYPERNETWORK_KEYS]
             s = summarize(rows, keys3)
             report["question_3"] = {
@@ -561,7 +574,8 @@ def main(argv=None):
                                                                "hypernetwork_random_description", ["generated"])
             if evaluator.has_hypernetwork:
                 print(f"Q3: hypernetwork {s['hypernetwork']['mean']:.3f}")
-            print(f"Q3: generated {s['generated']['mean']:.3f} zero-shot {s['zero_shot']['mean']:.3f} retrieval "
+            print(f"Q3: generated {s['generated']['mean']:.3f} zero-shot {s['zero_shot']['mean']:.3f} (label-free "
+                  f"{s['zero_shot_label_free']['mean']:.3f}) retrieval "
                   f"{s['retrieval']['mean']:.3f} mean {s['mean_adapter']['mean']:.3f} random "
                   f"{s['random_description']['mean']:.3f}")
         plot_adapter_map(zoo, evaluator.generated_log, os.path.join(args.output_dir, "adapter_map.png"))

@@ -135,9 +135,18 @@ def main(argv=None):
                 with MemoryMeter(device) as mem:  # doubles as the warm-up run
                     vectors = sample()
                 sample_st = timed(sample, args.repeats, device)
-                latency.append({"config": label, "descriptions": len(descs), "adapters_per_description": k,
-                                "num_adapters": n, "steps": steps, "embed_s": embed, "sample_s": sample_st,
-                                "sample_memory": mem.to_dict()})
+                latency.append({"config": label, "method": "diffusion", "descriptions": len(descs),
+                                "adapters_per_description": k, "num_adapters": n, "steps": steps, "embed_s": embed,
+                                "sample_s": sample_st, "sample_memory": mem.to_dict()})
+            if pipe.head_generator is not None and k == 1:  # the head generator: one deterministic adapter each
+                def head(descs=descs, cond=cond):
+                    return pipe(descs, condition=cond, output_type="vector", method="hypernetwork").vectors
+
+                with MemoryMeter(device) as mem:
+                    head()
+                latency.append({"config": label, "method": "hypernetwork", "descriptions": len(descs),
+                                "adapters_per_description": 1, "num_adapters": n, "steps": None, "embed_s": embed,
+                                "sample_s": timed(head, args.repeats, device), "sample_memory": mem.to_dict()})
             # Writing does not depend on the step count: measure it once per config, with the last vectors.
             out_dir = os.path.join(tmp_root, "write")
 
@@ -230,14 +239,17 @@ def main(argv=None):
                     notes=[f"CLI timing: {cli['command']} (fp32, a fresh process each time)"] if cli else [])]
     rows = []
     for r in latency:
-        rows.append([r["config"], r["steps"], fmt_s(r["embed_s"]), fmt_s(r["sample_s"]), fmt_s(r["write_s"]),
+        rows.append([r["config"], r.get("method", "diffusion"), "–" if r["steps"] is None else r["steps"],
+                     fmt_s(r["embed_s"]), fmt_s(r["sample_s"]), fmt_s(r["write_s"]),
                      fmt(r["total_median_s"]), fmt(r["per_adapter_s"]), fmt(r["adapters_per_s"]),
                      fmt(r["sample_memory"]["peak_mb"])])
     tables.append(table(
         f"Text -> adapter on disk, warm models (seconds, median (min–max)); device {device}, dtype {args.dtype}",
-        ["batch", "steps", "embed", "sample", "write", "total", "s/adapter", "adapters/s", "sample mem MB"], rows,
+        ["batch", "method", "steps", "embed", "sample", "write", "total", "s/adapter", "adapters/s", "sample mem MB"],
+        rows,
         notes=["total = sum of the phase medians; write = unflatten + save_adapter (PEFT save_pretrained) of every "
-               "adapter of the batch; sample mem = peak during one sampling call "
+               "adapter of the batch (the same for both methods: one adapter layout); method hypernetwork = the head "
+               "generator (`method=\"hypernetwork\"`, no sampling steps); sample mem = peak during one sampling call "
                + ("(cuda max_memory_allocated)" if device.startswith("cuda") else "(RSS growth, coarse)")]))
     if quality:
         sample_1 = {r["steps"]: r["sample_s"]["median"] for r in latency if r["num_adapters"] == 1}

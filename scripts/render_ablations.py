@@ -18,6 +18,23 @@ def main(argv=None):
     lines = ["# Generator ablations", "",
              "Rendered by `python scripts/render_ablations.py` from the JSON files in this folder.", ""]
 
+    probes = [json.load(open(f))["summary"] for f in sorted(glob.glob(os.path.join(args.folder, "head_probe_*.json")))]
+    if probes:
+        lines += ["## Session 4: head probe on unseen tasks (direction vs bias vs features)", "",
+                  "Each row: `python scripts/head_probe.py` with the settings shown (the shipped training loop on "
+                  "cached frozen-base features; unseen tasks' test split, 3 held-out descriptions). `head`: the "
+                  "generated head; `head, val threshold`: its direction with the threshold tuned on the task's "
+                  "labelled val rows; "
+                  "`zero-shot`: evaluate.py's val-tuned cosine baseline; `zero-shot, projected`: the same on the "
+                  "projected features the head reads; `label-free`: one cosine threshold from the seen tasks.", "",
+                  "| run | features | steps | noise | head | head, val threshold | zero-shot | zero-shot, projected | "
+                  "zero-shot, label-free |", "|---|---|---|---|---|---|---|---|---|"]
+        for d in sorted(probes, key=lambda d: d["head"]):
+            c = d["settings"]
+            lines.append(f"| {d['name']} | {c['features']} | {c['max_train_steps']} | {c['condition_noise']} | "
+                         f"{d['head']:.3f} | {d['head_val_threshold']:.3f} | {d['zero_shot']:.3f} | "
+                         f"{d['zero_shot_projected']:.3f} | {d['zero_shot_label_free']:.3f} |")
+        lines.append("")
     every = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(args.folder, "quick_val_*.json")))]
     quick = [d for d in every if d["summary"].get("method", "diffusion") == "diffusion"]
     heads = [d for d in every if d["summary"].get("method") == "hypernetwork"]

@@ -1,3 +1,4 @@
+import copy
 import json
 import os
 import subprocess
@@ -79,11 +80,39 @@ def test_evaluator_reports_every_method(tiny_generator_dir, tiny_zoo, tiny_tasks
 
     pipe = Text2LoraPipeline.from_pretrained(tiny_generator_dir)
     pipe.set_progress_bar_config(disable=True)
-    evaluator = Evaluator(Zoo.load(tiny_zoo), pipe, num_inference_steps=2)
+    evaluator = Evaluator(Zoo.load(tiny_zoo), pipe, num_inference_steps=2, task_loader=_loader(tiny_tasks))
     unseen = tiny_tasks[3]
     r = evaluator.evaluate_task(unseen, unseen.heldout_descriptions, num_samples=2, controls=True,
                                 mismatched_description="detect sport texts", ci=True)
     for key in ("fine_tuned", "zero_shot", "mean_adapter", "retrieval", "generated", "generated_best",
-                "generated_std", "random_description", "mismatched_description", "fine_tuned_ci"):
+                "generated_std", "random_description", "mismatched_description", "fine_tuned_ci",
+                "zero_shot_label_free"):
         assert key in r, key
     assert r["retrieved_tasks"][0] in {"good_task", "bad_task", "sport_task"}  # unseen tasks are never retrieved
+
+
+def _loader(tasks):
+    by_name = {t.name: t for t in tasks}
+
+    def load(name):
+        if name not in by_name:
+            raise ValueError(f"Unknown task '{name}'.")
+        return by_name[name]
+
+    return load
+
+
+def test_label_free_zero_shot_ignores_the_tasks_labels(tiny_zoo, tiny_tasks):
+    from text2lora.evaluation import Evaluator
+    from text2lora.zoo import Zoo
+
+    evaluator = Evaluator(Zoo.load(tiny_zoo), task_loader=_loader(tiny_tasks))
+    task = copy.deepcopy(tiny_tasks[3])
+    description = task.heldout_descriptions[0]
+    before = (evaluator.zero_shot_label_free(task, description), evaluator.zero_shot(task, description)[0])
+    val = task.data["val"]
+    val["label"] = [1 - y for y in val["label"]]  # flipped val labels: only the val-tuned threshold may move
+    evaluator._text_vectors.clear()
+    assert evaluator.zero_shot_label_free(task, description) == before[0]
+    assert 0.0 <= before[0] <= 1.0
+    assert evaluator.zero_shot(task, description)[0] != before[1]

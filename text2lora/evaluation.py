@@ -1,7 +1,9 @@
 """Evaluation: balanced accuracy of generated adapters next to fine-tuned ones and strong simple baselines.
 
 Methods compared on a task's test split (balanced accuracy):
-- ``zero_shot``: cosine between text and description embeddings, threshold chosen on val;
+- ``zero_shot``: cosine between text and description embeddings, threshold chosen on the task's labelled val rows;
+- ``zero_shot_label_free``: the same cosine with one threshold for every task, chosen on the training tasks' val rows
+  (no label of the evaluated task, like the generators);
 - ``fine_tuned``: the task's own zoo adapter (the oracle);
 - ``generated``: adapters sampled from the task's descriptions (N samples: mean, best, spread);
 - ``hypernetwork``: the generator's task-loss head generator (``method="hypernetwork"``), when it has one;
@@ -57,10 +59,14 @@ def gain_recovered(generated, zero_shot, fine_tuned):
 
 
 class Evaluator:
-    """Scores adapters and baselines on tasks, sharing one base model, cached tokenization and embeddings."""
+    """Scores adapters and baselines on tasks, sharing one base model, cached tokenization and embeddings.
+
+    ``task_loader`` (name -> Task, raising ValueError for unknown names; default: the suite's ``load_task``) gives
+    the training tasks' val rows for the label-free zero-shot threshold.
+    """
 
     def __init__(self, zoo, pipeline=None, train_tasks=None, embedder=None, device="cpu", seed=0,
-                 num_inference_steps=25, guidance_scale=1.0):
+                 num_inference_steps=25, guidance_scale=1.0, task_loader=None):
         self.zoo = zoo
         self.pipeline = pipeline
         self.embedder = embedder or (pipeline.config.embedder if pipeline is not None else zoo.spec.base_model)
@@ -73,6 +79,8 @@ class Evaluator:
         self._retrieval_index = None
         self._zoo_scores = {}
         self._mean_vector = None
+        self._label_free_threshold = None
+        self.task_loader = task_loader
         self.generated_log = []  # (task, family, split, vector) of generated adapters, for the adapter map
 
     # -- baselines ------------------------------------------------------------------------------------------------
@@ -88,6 +96,43 @@ class Evaluator:
         threshold = best_threshold(self._task_vectors(task, "val") @ d, np.asarray(task.labels("val")))
         predictions = self._task_vectors(task, "test") @ d >= threshold
         return balanced_accuracy(task.labels("test"), predictions), predictions
+
+    def label_free_threshold(self, per_class=32):
+        """One cosine threshold for every task: chosen on the training tasks' val rows (``per_class`` of each label
+        per task) scored against each task's first training description. None when no training task's rows are
+        available (a zoo of tasks outside the suite)."""
+        if self._label_free_threshold is None:
+            from .head_training import balanced_rows
+            from .tasks import load_task
+
+            load_task = self.task_loader or load_task
+            names = list(self.train_tasks)
+            descriptions = embed([self.zoo.task_row(n)["descriptions"][0] for n in names], self.embedder)
+            scores, labels = [], []
+            for name, d in zip(names, descriptions):
+                try:
+                    task = load_task(name)
+                except ValueError:
+                    continue
+                y = np.asarray(task.labels("val"))
+                idx = balanced_rows(y, per_class, self.seed)
+                texts, pairs = task.texts("val")
+                vectors = embed(pair_text([texts[i] for i in idx], None if pairs is None else [pairs[i] for i in idx]),
+                                self.embedder)
+                scores.append(vectors @ d)
+                labels.append(y[idx])
+            self._label_free_threshold = (best_threshold(np.concatenate(scores), np.concatenate(labels)) if scores
+                                          else float("nan"))
+        return None if np.isnan(self._label_free_threshold) else self._label_free_threshold
+
+    def zero_shot_label_free(self, task, description):
+        """Zero-shot baseline with :meth:`label_free_threshold`: balanced test accuracy (None without one)."""
+        threshold = self.label_free_threshold()
+        if threshold is None:
+            return None
+        d = embed([description], self.embedder)[0]
+        predictions = self._task_vectors(task, "test") @ d >= threshold
+        return balanced_accuracy(task.labels("test"), predictions)
 
     def mean_adapter_vector(self):
         if self._mean_vector is None:
@@ -157,6 +202,8 @@ class Evaluator:
                 result["fine_tuned_ci"] = bootstrap_ci(task.labels("test"), ft_pred, seed=self.seed)
         zs = [self.zero_shot(task, d)[0] for d in descriptions]
         result["zero_shot"] = float(np.mean(zs))
+        if self.label_free_threshold() is not None:
+            result["zero_shot_label_free"] = float(np.mean([self.zero_shot_label_free(task, d) for d in descriptions]))
         result["mean_adapter"] = self.score_zoo_adapter("__mean__", task)
         retrieved, scores = [], []
         for d in descriptions:

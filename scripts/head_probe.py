@@ -1,0 +1,162 @@
+"""Feature-space probe of the head generator on unseen tasks: where does it lose to the zero-shot baseline?
+
+    python scripts/head_probe.py --name default --output reports/ablations/head_probe_default.json
+
+Trains :class:`~text2lora.models.HeadHypernetwork` with the shipped loop (``train_head_hypernetwork``) on cached
+frozen-base features, then scores every unseen task's test split with its 3 held-out descriptions:
+
+- ``head``: the generated head as written into adapters (its own bias, no label of the task);
+- ``head_val_threshold``: the same direction with the threshold picked on the task's labelled val rows, which
+  separates direction quality from bias quality;
+- ``zero_shot``: cosine(text, description) with the val-tuned threshold (evaluate.py's baseline), on the exact
+  mean-pooled sentence embedding;
+- ``zero_shot_projected``: the same on the projected classifier features P(f(x)) that the head reads, which measures
+  what the projection loses;
+- ``zero_shot_label_free``: the exact cosine with one threshold chosen on the seen tasks' val rows.
+
+``--features mean`` trains and scores the head on the exact sentence embedding instead of P(f(x)), an upper bound for
+a better feature map. The first run computes the base features (about 7 min on the 2-core CPU) into
+``--feature_cache``; a variant then takes about a minute. A research tool: the numbers to quote come from evaluate.py.
+"""
+
+import argparse
+import json
+import os
+import random
+import time
+
+import numpy as np
+import torch
+
+
+def pick_rows(labels, per_class, rng):
+    idx = list(range(len(labels)))
+    if per_class is None:
+        return idx
+    rng.shuffle(idx)
+    return sorted([i for i in idx if labels[i] == 1][:per_class] + [i for i in idx if labels[i] == 0][:per_class])
+
+
+def build_features(path):
+    """Pooler output (the classifier's input) and the normalized mean-pooled embedding of every needed row."""
+    from text2lora.adapters import AdapterSpec, batches, load_base, tokenize
+    from text2lora.tasks import list_tasks, load_task
+
+    spec = AdapterSpec()
+    model, tokenizer = load_base(spec)
+    model.eval()
+    rng = random.Random(0)
+    plan = [(n, "train", 128) for n in list_tasks(split="seen")] + [(n, "val", 32) for n in list_tasks(split="seen")]
+    plan += [(n, split, None) for n in list_tasks(split="unseen") for split in ("val", "test")]
+    keys, key_index, rows = [], {}, {}
+    for name, split, per_class in plan:
+        task = load_task(name)
+        texts, pairs = task.texts(split)
+        labels = task.labels(split)
+        idx = pick_rows(labels, per_class, rng)
+        ids = []
+        for i in idx:
+            key = (texts[i], pairs[i] if pairs is not None else None)
+            ids.append(key_index.setdefault(key, len(keys)))
+            if ids[-1] == len(keys):
+                keys.append(key)
+        rows[(name, split)] = (np.array(ids), np.array([labels[i] for i in idx]))
+    pool, mean = torch.zeros(len(keys), model.config.hidden_size), torch.zeros(len(keys), model.config.hidden_size)
+    for paired in (False, True):
+        group = [i for i, k in enumerate(keys) if (k[1] is not None) == paired]
+        if not group:
+            continue
+        enc = tokenize(tokenizer, [keys[i][0] for i in group], [keys[i][1] for i in group] if paired else None,
+                       spec.max_length)
+        order = sorted(range(len(group)), key=lambda j: len(enc["input_ids"][j]))
+        with torch.no_grad():
+            for idx, batch in batches(enc, 256, tokenizer, order):
+                out = model.bert(**batch)
+                mask = batch["attention_mask"].unsqueeze(-1).float()
+                rows_at = torch.tensor([group[j] for j in idx])
+                pool[rows_at] = out.pooler_output
+                pooled = (out.last_hidden_state * mask).sum(1) / mask.sum(1)
+                mean[rows_at] = torch.nn.functional.normalize(pooled, dim=-1)
+    torch.save({"pool": pool, "mean": mean, "rows": rows}, f"{path}.tmp")
+    os.replace(f"{path}.tmp", path)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--feature_cache", default="runs/probe/features.pt")
+    p.add_argument("--features", default="projected", choices=["projected", "mean"])
+    p.add_argument("--max_train_steps", type=int, default=3000)
+    p.add_argument("--condition_noise", type=float, default=0.5)
+    p.add_argument("--weight_decay", type=float, default=0.01)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--name", default=None)
+    p.add_argument("--output", default=None, help="JSON with the summary, per family and per task.")
+    args = p.parse_args(argv)
+
+    from text2lora.adapters import balanced_accuracy
+    from text2lora.embedding import best_threshold, embed
+    from text2lora.head_training import fit_projection, train_head_hypernetwork
+    from text2lora.models import HeadHypernetwork
+    from text2lora.tasks import list_tasks, load_task
+
+    start = time.perf_counter()
+    if not os.path.exists(args.feature_cache):
+        os.makedirs(os.path.dirname(os.path.abspath(args.feature_cache)), exist_ok=True)
+        build_features(args.feature_cache)
+    cache = torch.load(args.feature_cache, weights_only=False)
+    rows, mean = cache["rows"], cache["mean"]
+    seen, unseen = list_tasks(split="seen"), list_tasks(split="unseen")
+    tasks = {n: load_task(n) for n in seen + unseen}
+    model = HeadHypernetwork(embedding_dim=mean.shape[1], feature_dim=cache["pool"].shape[1])
+    fit_rows = np.unique(np.concatenate([rows[(n, "train")][0] for n in seen]))  # seen tasks' texts only
+    projection, r2 = fit_projection(cache["pool"][fit_rows], mean[fit_rows])
+    model.projection.copy_(projection)
+    projected = model.project(cache["pool"]).detach()
+    features = projected if args.features == "projected" else mean
+    train_head_hypernetwork(model, features, {n: rows[(n, "train")] for n in seen},
+                            {n: embed(tasks[n].descriptions) for n in seen}, max_train_steps=args.max_train_steps,
+                            weight_decay=args.weight_decay, condition_noise=args.condition_noise, seed=args.seed)
+    first = embed([tasks[n].descriptions[0] for n in seen])
+    global_threshold = best_threshold(np.concatenate([(mean[rows[(n, "val")][0]] @ torch.from_numpy(d)).numpy()
+                                                      for n, d in zip(seen, first)]),
+                                      np.concatenate([rows[(n, "val")][1] for n in seen]))
+
+    def val_tuned(val_scores, val_labels, test_scores, test_labels):
+        return balanced_accuracy(test_labels, test_scores >= best_threshold(val_scores, val_labels))
+
+    per_task = []
+    with torch.no_grad():
+        for name in unseen:
+            (vi, vy), (ti, ty) = rows[(name, "val")], rows[(name, "test")]
+            conditions = torch.from_numpy(embed(tasks[name].heldout_descriptions))
+            w, b = model(conditions)
+            scores = {k: [] for k in ("head", "head_val_threshold", "zero_shot", "zero_shot_projected",
+                                      "zero_shot_label_free")}
+            for j, d in enumerate(conditions):
+                head_test, head_val = (features[ti] @ w[j] + b[j]).numpy(), (features[vi] @ w[j] + b[j]).numpy()
+                scores["head"].append(balanced_accuracy(ty, head_test > 0))
+                scores["head_val_threshold"].append(val_tuned(head_val, vy, head_test, ty))
+                scores["zero_shot"].append(val_tuned((mean[vi] @ d).numpy(), vy, (mean[ti] @ d).numpy(), ty))
+                scores["zero_shot_projected"].append(val_tuned((projected[vi] @ d).numpy(), vy,
+                                                               (projected[ti] @ d).numpy(), ty))
+                scores["zero_shot_label_free"].append(balanced_accuracy(ty, (mean[ti] @ d).numpy() >= global_threshold))
+            per_task.append({"task": name, "family": tasks[name].family,
+                             **{k: float(np.mean(v)) for k, v in scores.items()}})
+    keys = [k for k in per_task[0] if k not in ("task", "family")]
+    summary = {"name": args.name, "settings": {k: v for k, v in vars(args).items() if k not in ("output", "name")},
+               "projection_r2": r2, "unseen_tasks": len(per_task),
+               **{k: float(np.mean([r[k] for r in per_task])) for k in keys},
+               "seconds": time.perf_counter() - start}
+    families = sorted({r["family"] for r in per_task})
+    by_family = {f: {k: float(np.mean([r[k] for r in per_task if r["family"] == f])) for k in keys} for f in families}
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in summary.items()}))
+    if args.output:
+        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+        with open(f"{args.output}.tmp", "w") as f:
+            json.dump({"summary": summary, "per_family": by_family, "tasks": per_task}, f, indent=1)
+        os.replace(f"{args.output}.tmp", args.output)
+    return summary
+
+
+if __name__ == "__main__":
+    main()
