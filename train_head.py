@@ -76,27 +76,6 @@ def _rows(task, split, indices):
     return [(texts[i], pairs[i] if pairs is not None else None) for i in indices]
 
 
-def _features(spec, texts, pairs, device):
-    """Classifier features; single texts and sentence pairs go in separate calls (a tokenizer takes one kind), the
-    base model is loaded once."""
-    from text2lora.adapters import load_base
-    from text2lora.head_training import classifier_features
-
-    model, tokenizer = load_base(spec)
-    is_pair = [pairs is not None and pairs[i] is not None for i in range(len(texts))]
-    out = None
-    for pair_group in (False, True):
-        group = [i for i in range(len(texts)) if is_pair[i] == pair_group]
-        if not group:
-            continue
-        feats = classifier_features(spec, [texts[i] for i in group], [pairs[i] for i in group] if pair_group else None,
-                                    device=device, model=model, tokenizer=tokenizer)
-        if out is None:
-            out = torch.zeros(len(texts), feats.shape[1])
-        out[group] = feats
-    return out
-
-
 def write_component(generator_dir, output_dir, model, info):
     """Save ``model`` as the pipeline's ``head_generator`` (atomically) and register it in model_index.json.
 
@@ -129,7 +108,7 @@ def main(argv=None):
     from generate import load_generator
     from text2lora.adapters import balanced_accuracy
     from text2lora.embedding import embed, load_embedder, pair_text
-    from text2lora.head_training import balanced_rows, fit_projection, train_head_hypernetwork
+    from text2lora.head_training import balanced_rows, classifier_features, fit_projection, train_head_hypernetwork
     from text2lora.models import HeadHypernetwork
     from text2lora.tasks import load_task
     from text2lora.zoo import Zoo
@@ -174,7 +153,7 @@ def main(argv=None):
         features, sentence = cached["features"], cached["sentence"].numpy()
         print(f"features from {args.feature_cache}")
     else:
-        features = _features(spec, texts, pairs, args.device)
+        features = classifier_features(spec, texts, pairs, device=args.device)
         sentence = embed(pair_text([texts[i] for i in subset],
                                    None if pairs is None else [pairs[i] for i in subset]), embedder)
         if args.feature_cache:

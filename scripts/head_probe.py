@@ -22,30 +22,19 @@ a better feature map. The first run computes the base features (about 7 min on t
 import argparse
 import json
 import os
-import random
 import time
 
 import numpy as np
 import torch
 
 
-def pick_rows(labels, per_class, rng):
-    idx = list(range(len(labels)))
-    if per_class is None:
-        return idx
-    rng.shuffle(idx)
-    return sorted([i for i in idx if labels[i] == 1][:per_class] + [i for i in idx if labels[i] == 0][:per_class])
-
-
-def build_features(path):
-    """Pooler output (the classifier's input) and the normalized mean-pooled embedding of every needed row."""
-    from text2lora.adapters import AdapterSpec, batches, load_base, tokenize
+def build_features(path, seed=0):
+    """The classifier's input and the embedder's sentence embedding of every row the probe reads."""
+    from text2lora.adapters import AdapterSpec
+    from text2lora.embedding import embed, pair_text
+    from text2lora.head_training import balanced_rows, classifier_features
     from text2lora.tasks import list_tasks, load_task
 
-    spec = AdapterSpec()
-    model, tokenizer = load_base(spec)
-    model.eval()
-    rng = random.Random(0)
     plan = [(n, "train", 128) for n in list_tasks(split="seen")] + [(n, "val", 32) for n in list_tasks(split="seen")]
     plan += [(n, split, None) for n in list_tasks(split="unseen") for split in ("val", "test")]
     keys, key_index, rows = [], {}, {}
@@ -53,7 +42,7 @@ def build_features(path):
         task = load_task(name)
         texts, pairs = task.texts(split)
         labels = task.labels(split)
-        idx = pick_rows(labels, per_class, rng)
+        idx = range(len(labels)) if per_class is None else balanced_rows(labels, per_class, seed)
         ids = []
         for i in idx:
             key = (texts[i], pairs[i] if pairs is not None else None)
@@ -61,22 +50,9 @@ def build_features(path):
             if ids[-1] == len(keys):
                 keys.append(key)
         rows[(name, split)] = (np.array(ids), np.array([labels[i] for i in idx]))
-    pool, mean = torch.zeros(len(keys), model.config.hidden_size), torch.zeros(len(keys), model.config.hidden_size)
-    for paired in (False, True):
-        group = [i for i, k in enumerate(keys) if (k[1] is not None) == paired]
-        if not group:
-            continue
-        enc = tokenize(tokenizer, [keys[i][0] for i in group], [keys[i][1] for i in group] if paired else None,
-                       spec.max_length)
-        order = sorted(range(len(group)), key=lambda j: len(enc["input_ids"][j]))
-        with torch.no_grad():
-            for idx, batch in batches(enc, 256, tokenizer, order):
-                out = model.bert(**batch)
-                mask = batch["attention_mask"].unsqueeze(-1).float()
-                rows_at = torch.tensor([group[j] for j in idx])
-                pool[rows_at] = out.pooler_output
-                pooled = (out.last_hidden_state * mask).sum(1) / mask.sum(1)
-                mean[rows_at] = torch.nn.functional.normalize(pooled, dim=-1)
+    texts, pairs = [k[0] for k in keys], [k[1] for k in keys]
+    pool = classifier_features(AdapterSpec(), texts, pairs)
+    mean = torch.from_numpy(embed(pair_text(texts, pairs)))
     torch.save({"pool": pool, "mean": mean, "rows": rows}, f"{path}.tmp")
     os.replace(f"{path}.tmp", path)
 

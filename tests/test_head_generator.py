@@ -176,3 +176,18 @@ def test_evaluator_scores_the_hypernetwork_next_to_the_diffusion_generator(head_
     # The hypernetwork is deterministic: the same description gives the same score.
     again = evaluator.evaluate_task(unseen, unseen.heldout_descriptions)
     assert again["hypernetwork"] == r["hypernetwork"]
+
+
+def test_classifier_features_mix_single_texts_and_pairs(head_generator):
+    from text2lora.embedding import pair_text
+    from text2lora.head_training import classifier_features
+    from text2lora.pipeline import Text2LoraPipeline
+
+    spec = Text2LoraPipeline.from_pretrained(head_generator[1]).adapter_spec
+    texts, pairs = ["a great match", "the loan", "good day"], [None, "was awful", None]
+    mixed = classifier_features(spec, texts, pairs, progress=False)
+    single = classifier_features(spec, [texts[0], texts[2]], progress=False)
+    paired = classifier_features(spec, [texts[1]], [pairs[1]], progress=False)
+    torch.testing.assert_close(mixed[[0, 2]], single, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(mixed[[1]], paired, atol=1e-5, rtol=1e-4)
+    assert pair_text(texts, pairs) == ["a great match", "the loan [SEP] was awful", "good day"]

@@ -28,10 +28,10 @@ def embed(texts, embedder=DEFAULT_EMBEDDER, batch_size=128, device="cpu"):
 
 
 def pair_text(texts, pairs=None):
-    """Sentence-pair rows are embedded as 'first [SEP] second'."""
+    """Sentence-pair rows are embedded as 'first [SEP] second'; a ``None`` pair keeps the single text."""
     if pairs is None:
         return list(texts)
-    return [f"{a} [SEP] {b}" for a, b in zip(texts, pairs)]
+    return [a if b is None else f"{a} [SEP] {b}" for a, b in zip(texts, pairs)]
 
 
 def best_threshold(scores, labels):
