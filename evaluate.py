@@ -52,7 +52,9 @@ def parse_args(argv=None):
     p.add_argument("--q1_checkpoints", type=int, default=100)
     p.add_argument("--q1_train_steps", type=int, default=800)
     p.add_argument("--q1_samples", type=int, default=20)
-    p.add_argument("--work_dir", default="runs/evaluation", help="Scratch space (Q1 checkpoints, Q1 generator).")
+    p.add_argument("--work_dir", default="runs/evaluation",
+                   help="Scratch space: Q1 checkpoints and generator, and every finished Q2/Q3 task row (a rerun with "
+                        "the same generator, zoo, settings and code resumes from them).")
     p.add_argument("--task-data", dest="task_data", default=None, help="JSONL/CSV with text and 0/1 label.")
     p.add_argument("--description", action="append", default=None, help="Description(s) for --task-data.")
     p.add_argument("--val-data", dest="val_data", default=None, help="Optional val file for --task-data.")
@@ -76,6 +78,57 @@ def write_json(path, obj):
     with open(tmp, "w") as f:
         json.dump(obj, f, indent=1, default=float)
     os.replace(tmp, path)
+
+
+def result_fingerprint(args, generator_dir):
+    """Hash of everything a question-2/3 row depends on: the generator's and the zoo's files, the package (code and
+    task suite; model cards excluded) and the settings. Rows saved under one fingerprint are reused only by it."""
+    import hashlib
+
+    import text2lora
+
+    settings = [args.num_inference_steps, args.guidance_scale, args.seed, args.num_samples, args.max_tasks]
+    h = hashlib.sha256(json.dumps(settings).encode())
+    for root in (generator_dir, args.zoo, os.path.dirname(text2lora.__file__)):
+        for folder, dirs, files in sorted(os.walk(root)):
+            dirs.sort()
+            for name in sorted(files):
+                if name == "README.md" or name.endswith((".pyc", ".tmp")):
+                    continue
+                path = os.path.join(folder, name)
+                h.update(os.path.relpath(path, root).encode())
+                with open(path, "rb") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        h.update(block)
+    return h.hexdigest()[:16]
+
+
+def resumable_rows(names, compute, cache_dir, evaluator, desc):
+    """``compute(name)`` for every task, resuming from ``cache_dir``: each finished row is written there at once (its
+    first generated adapter beside it, for the adapter map), so a killed run loses at most the task in progress."""
+    from tqdm.auto import tqdm
+
+    os.makedirs(cache_dir, exist_ok=True)
+    rows = []
+    for name in tqdm(names, desc=desc):
+        path = os.path.join(cache_dir, f"{name}.json")
+        vector_path = os.path.join(cache_dir, f"{name}.pt")
+        if os.path.exists(path):
+            with open(path) as f:
+                row = json.load(f)
+            if os.path.exists(vector_path):
+                evaluator.generated_log.append((row["task"], row["family"], row["split"], torch.load(vector_path)))
+        else:
+            logged = len(evaluator.generated_log)
+            row = compute(name)
+            if len(evaluator.generated_log) > logged:
+                torch.save(evaluator.generated_log[logged][3], f"{vector_path}.tmp")
+                os.replace(f"{vector_path}.tmp", vector_path)
+            write_json(path, row)
+            with open(path) as f:  # the JSON round trip, so fresh and resumed rows are identical
+                row = json.load(f)
+        rows.append(row)
+    return rows
 
 
 def median(values):
@@ -176,13 +229,10 @@ def question_1(args, zoo_spec):
 
 
 # -- questions 2 and 3 --------------------------------------------------------------------------------------------
-def question_2(evaluator, tasks, args):
+def question_2(evaluator, tasks, args, cache_dir):
     from text2lora.tasks import load_task
 
-    rows = []
-    from tqdm.auto import tqdm
-
-    for name in tqdm(tasks, desc="Q2 seen tasks"):
+    def one(name):
         task = load_task(name)
         r = evaluator.evaluate_task(task, task.heldout_descriptions[:2], num_samples=args.num_samples)
         train_desc = evaluator.generate_vectors([task.descriptions[0]])
@@ -191,8 +241,9 @@ def question_2(evaluator, tasks, args):
         r["ratio_train_description"] = r["generated_train_description"] / r["fine_tuned"]
         if "hypernetwork" in r:
             r["ratio_hypernetwork"] = r["hypernetwork"] / r["fine_tuned"]
-        rows.append(r)
-    return rows
+        return r
+
+    return resumable_rows(tasks, one, cache_dir, evaluator, "Q2 seen tasks")
 
 
 def interpolation(evaluator, pairs, alphas):
@@ -221,16 +272,14 @@ def interpolation(evaluator, pairs, alphas):
     return curves
 
 
-def question_3(evaluator, tasks, args):
-    from tqdm.auto import tqdm
-
+def question_3(evaluator, tasks, args, cache_dir):
     from text2lora.tasks import load_task
 
-    rows = []
     all_tasks = {n: load_task(n) for n in tasks}
     names = sorted(all_tasks)
-    for i, name in enumerate(tqdm(names, desc="Q3 unseen tasks")):
-        task = all_tasks[name]
+
+    def one(name):
+        i, task = names.index(name), all_tasks[name]
         # Mismatched control: a held-out description of an unseen task from another family.
         other = next((all_tasks[n] for n in names[i + 1:] + names[:i] if all_tasks[n].family != task.family), None)
         r = evaluator.evaluate_task(task, task.heldout_descriptions, num_samples=args.num_samples, controls=True,
@@ -239,8 +288,9 @@ def question_3(evaluator, tasks, args):
         if "hypernetwork" in r:
             r["gain_recovered_hypernetwork"] = _gain(r, "hypernetwork")
         r["mismatched_with"] = other.name if other else None
-        rows.append(r)
-    return rows
+        return r
+
+    return resumable_rows(names, one, cache_dir, evaluator, "Q3 unseen tasks")
 
 
 def _gain(r, key="generated"):
@@ -272,6 +322,9 @@ def per_family(rows, keys):
 
 # -- plots --------------------------------------------------------------------------------------------------------
 def plot_interpolation(curves, path):
+    """Accuracy on A and on B against alpha for each pair (nothing is drawn without pairs, e.g. for another zoo)."""
+    if not curves:
+        return
     import matplotlib
 
     matplotlib.use("Agg")
@@ -546,11 +599,12 @@ def main(argv=None):
             train_tasks = json.load(f)["train_tasks"]
         evaluator = Evaluator(zoo, pipe, train_tasks=train_tasks, seed=args.seed,
                               num_inference_steps=args.num_inference_steps, guidance_scale=args.guidance_scale)
+        rows_dir = os.path.join(args.work_dir, "rows", result_fingerprint(args, pipe.config._name_or_path))
         keys2 = ["fine_tuned", "generated", "generated_train_description", "ratio", "ratio_train_description",
                  "hypernetwork", "ratio_hypernetwork", "retrieval", "zero_shot", "zero_shot_label_free", "mean_adapter"]
         if 2 in args.questions:
             seen = [t for t in list_tasks(split="seen") if t in set(train_tasks)][:: args.q2_stride][: args.max_tasks]
-            rows = question_2(evaluator, seen, args)
+            rows = question_2(evaluator, seen, args, os.path.join(rows_dir, "question_2"))
             alphas = [round(a, 2) for a in np.linspace(0, 1, 11)]
             pairs = [p for p in INTERPOLATION_PAIRS if p[0] in train_tasks and p[1] in train_tasks]
             curves = interpolation(evaluator, pairs, alphas)
@@ -560,7 +614,7 @@ def main(argv=None):
             print(f"Q2: median ratio {report['question_2']['summary']['ratio']['median']:.3f}")
         if 3 in args.questions:
             unseen = [t for t in list_tasks(split="unseen") if t in set(zoo.task_names())][: args.max_tasks]
-            rows = question_3(evaluator, unseen, args)
+            rows = question_3(evaluator, unseen, args, os.path.join(rows_dir, "question_3"))
             keys3 = ["fine_tuned", "generated", "generated_best", "zero_shot", "zero_shot_label_free", "retrieval",
                      "mean_adapter",
                      "random_description", "mismatched_description", "gain_recovered", *HYPERNETWORK_KEYS]

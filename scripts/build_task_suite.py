@@ -6,12 +6,18 @@ test positive (capped for size) and as many negatives, with at least 100 rows wh
 
 Output (committed, read at run time by ``text2lora.tasks``):
     text2lora/data/suite/rows/<dataset>.jsonl.gz   rows {task, split, text, text_pair, label}
+    text2lora/data/suite/rows/<dataset>_auxiliary.jsonl.gz   train/val rows of the auxiliary tasks
     text2lora/data/suite/tasks.json                registry (family, dataset, split, label meaning, licence)
     text2lora/data/suite/LICENSES.md               licence notes for every source dataset
 
 Descriptions are written by hand in text2lora/data/suite/descriptions/*.json and merged by ``text2lora.tasks``:
 per task, "train" (7) and "heldout" (3, never trained on) and, for seen tasks, "augmented" (8 more training
 paraphrases, written by LLM helpers from the task metadata and the "train" list only; see the suite's README.md).
+
+Auxiliary tasks (split "auxiliary"): the intents of CLINC150 and BANKING77 that the suite leaves out (the suite keeps
+CLINC_CAP and BANKING_CAP of them). They have train and val rows only, no zoo adapter, and are never evaluated; they
+are extra labelled tasks for the head generator (``train_head.py --auxiliary_tasks``). They do not change the
+seen/unseen split, which is drawn over the suite's own tasks only.
 
 Usage:
     python scripts/build_task_suite.py --raw ../shared/data/raw
@@ -68,6 +74,13 @@ LICENSES = {
 
 CLINC_CAP = 40
 BANKING_CAP = 35
+# Left out of the auxiliary tasks: the same intent as an unseen suite task of another dataset, so that training on
+# auxiliary tasks never shows the head generator an unseen task under another name.
+AUXILIARY_EXCLUDE = {
+    "clinc_update_playlist",  # snips_addtoplaylist
+    "clinc_restaurant_reservation",  # snips_bookrestaurant
+    "clinc_exchange_rate",  # banking_exchange_rate
+}
 
 
 def read_lines(path, encoding="utf-8", keep_empty=False):
@@ -352,9 +365,9 @@ def load_jsonl_citation(raw, folder):
 def dataset_specs(raw):
     specs = []
 
-    def add(name, source, family, kind, splits, labels=None, prefix=None):
+    def add(name, source, family, kind, splits, labels=None, prefix=None, auxiliary=False):
         specs.append(dict(name=name, source=source, family=family, kind=kind, splits=splits, labels=labels,
-                          prefix=prefix or name))
+                          prefix=prefix or name, auxiliary=auxiliary))
 
     add("mr", "mr", "sentiment", "movie review sentence", load_mr(raw))
     add("cr", "cr", "sentiment", "customer product review", load_cr(raw))
@@ -372,9 +385,11 @@ def dataset_specs(raw):
     add("tweet_hate", "tweeteval", "hate_offensive", "tweet", load_tweeteval(raw, "hate"))
     add("tweet_offensive", "tweeteval", "hate_offensive", "tweet", load_tweeteval(raw, "offensive"))
     clinc, clinc_keep = load_clinc(raw)
-    add("clinc", "clinc150", "intent", "user request to a virtual assistant", clinc, labels=clinc_keep)
+    add("clinc", "clinc150", "intent", "user request to a virtual assistant", clinc, labels=clinc_keep,
+        auxiliary=True)
     banking, banking_keep = load_banking(raw)
-    add("banking", "banking77", "intent", "online-banking customer query", banking, labels=banking_keep)
+    add("banking", "banking77", "intent", "online-banking customer query", banking, labels=banking_keep,
+        auxiliary=True)
     add("snips", "snips", "intent", "voice-assistant command", load_snips(raw))
     add("agnews", "ag_news", "topic", "news article", load_ag_news(raw))
     add("dbpedia", "dbpedia14", "topic", "Wikipedia article abstract", load_dbpedia(raw))
@@ -402,6 +417,33 @@ def dataset_specs(raw):
 
 def slug(label):
     return "".join(c if c.isalnum() else "_" for c in label.lower()).strip("_")
+
+
+def write_rows(path, rows):
+    """Write rows as gzipped JSONL (deterministic bytes: mtime 0), atomically."""
+    tmp = path.with_suffix(".tmp")
+    with gzip.GzipFile(tmp, "wb", mtime=0) as f:
+        for r in rows:
+            f.write((json.dumps(r, ensure_ascii=False) + "\n").encode())
+    os.replace(tmp, path)
+
+
+def auxiliary_task_rows(spec, splits, label, task, registry):
+    """Balanced train and val rows of one auxiliary task (registered with split "auxiliary"); [] if too few."""
+    rng = random.Random(int(hashlib.sha256(task.encode()).hexdigest()[:8], 16))
+    rows, counts = [], {}
+    for split, cap in (("train", TRAIN_CAP), ("val", VAL_CAP)):
+        binary = make_binary(splits[split], label, rng, cap)
+        n_pos = sum(r[2] for r in binary)
+        if n_pos < 8 or len(binary) - n_pos < 8:
+            print(f"skip auxiliary {task}: too few rows")
+            return []
+        counts[split] = {"rows": len(binary), "positives": n_pos}
+        rows += [dict(task=task, split=split, text=t, text_pair=p, label=y) for t, p, y in binary]
+    registry[task] = dict(dataset=spec["name"], rows_file=f"{spec['name']}_auxiliary", source=spec["source"],
+                          family=spec["family"], label=label, text_kind=spec["kind"], pair=False, counts=counts,
+                          license=LICENSES[spec["source"]], split="auxiliary")
+    return rows
 
 
 def make_binary(rows, label, rng, cap, balanced=True):
@@ -433,11 +475,15 @@ def main():
         splits = spec["splits"]
         all_labels = sorted({lab for rows in splits.values() for r in rows for lab in r[2]})
         labels = spec["labels"] if spec["labels"] is not None else all_labels
-        out_rows = []
-        for label in labels:
-            if label in ("out-of-domain", "oos"):
+        out_rows, auxiliary_rows = [], []
+        extra = [lab for lab in all_labels if lab not in set(labels)] if spec["auxiliary"] else []
+        for label in labels + extra:
+            if label in ("out-of-domain", "oos") or f"{spec['prefix']}_{slug(label)}" in AUXILIARY_EXCLUDE:
                 continue
             task = f"{spec['prefix']}_{slug(label)}"
+            if label in extra:
+                auxiliary_rows += auxiliary_task_rows(spec, splits, label, task, registry)
+                continue
             rng = random.Random(int(hashlib.sha256(task.encode()).hexdigest()[:8], 16))
             counts = {}
             ok = True
@@ -459,17 +505,15 @@ def main():
                 text_kind=spec["kind"], pair=spec["name"] in ("rte", "wnli", "mrpc"), counts=counts,
                 license=LICENSES[spec["source"]],
             )
-        path = rows_dir / f"{spec['name']}.jsonl.gz"
-        tmp = path.with_suffix(".tmp")
-        with gzip.GzipFile(tmp, "wb", mtime=0) as f:
-            for r in out_rows:
-                f.write((json.dumps(r, ensure_ascii=False) + "\n").encode())
-        os.replace(tmp, path)
+        write_rows(rows_dir / f"{spec['name']}.jsonl.gz", out_rows)
+        if auxiliary_rows:
+            write_rows(rows_dir / f"{spec['name']}_auxiliary.jsonl.gz", auxiliary_rows)
 
     # Seen/unseen split: one whole family unseen, plus UNSEEN_FRACTION of every other family (at least one task).
     by_family = defaultdict(list)
     for name, info in registry.items():
-        by_family[info["family"]].append(name)
+        if info.get("split") != "auxiliary":
+            by_family[info["family"]].append(name)
     for family, names in sorted(by_family.items()):
         names = sorted(names)
         if family == UNSEEN_FAMILY:
@@ -490,7 +534,9 @@ def main():
     lic += [f"- **{k}**: {v}" for k, v in sorted(LICENSES.items())]
     (args.out / "LICENSES.md").write_text("\n".join(lic) + "\n")
     n_unseen = sum(1 for t in registry.values() if t["split"] == "unseen")
-    print(f"{len(registry)} tasks from {len({t['source'] for t in registry.values()})} datasets, "
+    n_auxiliary = sum(1 for t in registry.values() if t["split"] == "auxiliary")
+    n_sources = len({t["source"] for t in registry.values()})
+    print(f"{len(registry) - n_auxiliary} tasks (+{n_auxiliary} auxiliary) from {n_sources} datasets, "
           f"{len(by_family)} families, {n_unseen} unseen")
     for family, names in sorted(by_family.items()):
         print(f"  {family:16s} {len(names):3d}")

@@ -28,15 +28,24 @@ import numpy as np
 import torch
 
 
-def build_features(path, seed=0):
-    """The classifier's input and the embedder's sentence embedding of every row the probe reads."""
+def probe_plan(auxiliary=False):
+    """(task, split, rows per label or None for all) of every row the probe reads: the suite's, or the auxiliary
+    tasks' training rows."""
+    from text2lora.tasks import list_tasks
+
+    if auxiliary:
+        return [(n, "train", 128) for n in list_tasks(split="auxiliary")]
+    plan = [(n, "train", 128) for n in list_tasks(split="seen")] + [(n, "val", 32) for n in list_tasks(split="seen")]
+    return plan + [(n, split, None) for n in list_tasks(split="unseen") for split in ("val", "test")]
+
+
+def build_features(path, plan, seed=0):
+    """The classifier's input and the embedder's sentence embedding of every row in ``plan``."""
     from text2lora.adapters import AdapterSpec
     from text2lora.embedding import embed, pair_text
     from text2lora.head_training import balanced_rows, classifier_features
-    from text2lora.tasks import list_tasks, load_task
+    from text2lora.tasks import load_task
 
-    plan = [(n, "train", 128) for n in list_tasks(split="seen")] + [(n, "val", 32) for n in list_tasks(split="seen")]
-    plan += [(n, split, None) for n in list_tasks(split="unseen") for split in ("val", "test")]
     keys, key_index, rows = [], {}, {}
     for name, split, per_class in plan:
         task = load_task(name)
@@ -61,6 +70,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--feature_cache", default="runs/probe/features.pt")
     p.add_argument("--features", default="projected", choices=["projected", "mean"])
+    p.add_argument("--auxiliary_tasks", action="store_true",
+                   help="Also train on the suite's auxiliary tasks (their features are cached beside --feature_cache).")
     p.add_argument("--max_train_steps", type=int, default=3000)
     p.add_argument("--condition_noise", type=float, default=0.5)
     p.add_argument("--weight_decay", type=float, default=0.01)
@@ -78,19 +89,28 @@ def main(argv=None):
     start = time.perf_counter()
     if not os.path.exists(args.feature_cache):
         os.makedirs(os.path.dirname(os.path.abspath(args.feature_cache)), exist_ok=True)
-        build_features(args.feature_cache)
+        build_features(args.feature_cache, probe_plan())
     cache = torch.load(args.feature_cache, weights_only=False)
-    rows, mean = cache["rows"], cache["mean"]
+    rows, mean, pool = cache["rows"], cache["mean"], cache["pool"]
     seen, unseen = list_tasks(split="seen"), list_tasks(split="unseen")
-    tasks = {n: load_task(n) for n in seen + unseen}
-    model = HeadHypernetwork(embedding_dim=mean.shape[1], feature_dim=cache["pool"].shape[1])
-    fit_rows = np.unique(np.concatenate([rows[(n, "train")][0] for n in seen]))  # seen tasks' texts only
-    projection, r2 = fit_projection(cache["pool"][fit_rows], mean[fit_rows])
+    training = list(seen)
+    if args.auxiliary_tasks:
+        aux_path = args.feature_cache.replace(".pt", "_auxiliary.pt")
+        if not os.path.exists(aux_path):
+            build_features(aux_path, probe_plan(auxiliary=True))
+        aux = torch.load(aux_path, weights_only=False)
+        rows.update({k: (v[0] + len(mean), v[1]) for k, v in aux["rows"].items()})
+        mean, pool = torch.cat([mean, aux["mean"]]), torch.cat([pool, aux["pool"]])
+        training += list_tasks(split="auxiliary")
+    tasks = {n: load_task(n) for n in training + unseen}
+    model = HeadHypernetwork(embedding_dim=mean.shape[1], feature_dim=pool.shape[1])
+    fit_rows = np.unique(np.concatenate([rows[(n, "train")][0] for n in training]))  # training tasks' texts only
+    projection, r2 = fit_projection(pool[fit_rows], mean[fit_rows])
     model.projection.copy_(projection)
-    projected = model.project(cache["pool"]).detach()
+    projected = model.project(pool).detach()
     features = projected if args.features == "projected" else mean
-    train_head_hypernetwork(model, features, {n: rows[(n, "train")] for n in seen},
-                            {n: embed(tasks[n].descriptions) for n in seen}, max_train_steps=args.max_train_steps,
+    train_head_hypernetwork(model, features, {n: rows[(n, "train")] for n in training},
+                            {n: embed(tasks[n].descriptions) for n in training}, max_train_steps=args.max_train_steps,
                             weight_decay=args.weight_decay, condition_noise=args.condition_noise, seed=args.seed)
     first = embed([tasks[n].descriptions[0] for n in seen])
     global_threshold = best_threshold(np.concatenate([(mean[rows[(n, "val")][0]] @ torch.from_numpy(d)).numpy()

@@ -20,18 +20,23 @@ def main(argv=None):
 
     probes = [json.load(open(f))["summary"] for f in sorted(glob.glob(os.path.join(args.folder, "head_probe_*.json")))]
     if probes:
-        lines += ["## Session 4: head probe on unseen tasks (direction vs bias vs features)", "",
+        lines += ["## Sessions 4-5: head probe on unseen tasks (direction vs bias vs features)", "",
                   "Each row: `python scripts/head_probe.py` with the settings shown (the shipped training loop on "
                   "cached frozen-base features; unseen tasks' test split, 3 held-out descriptions). `head`: the "
                   "generated head; `head, val threshold`: its direction with the threshold tuned on the task's "
                   "labelled val rows; "
                   "`zero-shot`: evaluate.py's val-tuned cosine baseline; `zero-shot, projected`: the same on the "
-                  "projected features the head reads; `label-free`: one cosine threshold from the seen tasks.", "",
-                  "| run | features | steps | noise | head | head, val threshold | zero-shot | zero-shot, projected | "
-                  "zero-shot, label-free |", "|---|---|---|---|---|---|---|---|---|"]
+                  "projected features the head reads; `label-free`: one cosine threshold from the seen tasks. "
+                  "Training tasks: the suite's seen tasks, or those plus the auxiliary tasks (`--auxiliary_tasks`). "
+                  "These are test-split numbers: a diagnosis, not a selection tool (`quick_val_check.py` selects on "
+                  "val).", "",
+                  "| run | training tasks | features | steps | noise | seed | head | head, val threshold | zero-shot | "
+                  "zero-shot, projected | zero-shot, label-free |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         for d in sorted(probes, key=lambda d: d["head"]):
             c = d["settings"]
-            lines.append(f"| {d['name']} | {c['features']} | {c['max_train_steps']} | {c['condition_noise']} | "
+            tasks = "seen + auxiliary" if c.get("auxiliary_tasks") else "seen"
+            lines.append(f"| {d['name']} | {tasks} | {c['features']} | {c['max_train_steps']} | "
+                         f"{c['condition_noise']} | {c['seed']} | "
                          f"{d['head']:.3f} | {d['head_val_threshold']:.3f} | {d['zero_shot']:.3f} | "
                          f"{d['zero_shot_projected']:.3f} | {d['zero_shot_label_free']:.3f} |")
         lines.append("")
@@ -39,10 +44,13 @@ def main(argv=None):
     quick = [d for d in every if d["summary"].get("method", "diffusion") == "diffusion"]
     heads = [d for d in every if d["summary"].get("method") == "hypernetwork"]
     if heads:
-        lines += ["## Session 3: the head generator (`method=\"hypernetwork\"`)", "",
+        lines += ["## Sessions 3 and 5: the head generator (`method=\"hypernetwork\"`)", "",
                   "Each row: a head generator added by `train_head.py` as given, checked with "
                   "`scripts/quick_val_check.py --method hypernetwork` (same tasks, descriptions and capped val rows as "
-                  "the diffusion rows below).", "",
+                  "the diffusion rows below). Session 5 shipped `head_auxiliary_6000`: on this val check it ties "
+                  "`head_steps6000` (within the check's noise), and the test-split probe above, a diagnosis run on "
+                  "the same unseen tasks that evaluate.py reports, shows the auxiliary tasks ahead at every step "
+                  "count and seed, which decided it.", "",
                   "| run | training | seen median ratio | seen generated | unseen generated (val) | "
                   "unseen fine-tuned (val) |", "|---|---|---|---|---|---|"]
         for d in sorted(heads, key=lambda d: d["summary"]["unseen_generated_mean"]):

@@ -116,3 +116,28 @@ def test_label_free_zero_shot_ignores_the_tasks_labels(tiny_zoo, tiny_tasks):
     assert evaluator.zero_shot_label_free(task, description) == before[0]
     assert 0.0 <= before[0] <= 1.0
     assert evaluator.zero_shot(task, description)[0] != before[1]
+
+
+def test_evaluate_resumes_finished_task_rows(tiny_generator_dir, tiny_zoo, tiny_tasks, tmp_path, monkeypatch):
+    import evaluate
+    from text2lora.evaluation import Evaluator
+
+    names = {"seen": [t.name for t in tiny_tasks if t.split == "seen"], "unseen": ["money_task"]}
+    monkeypatch.setattr("text2lora.tasks.list_tasks", lambda split=None, **_: names[split])
+    monkeypatch.setattr("text2lora.tasks.load_task", _loader(tiny_tasks))
+    argv = ["--generator", tiny_generator_dir, "--zoo", tiny_zoo, "--questions", "2", "3", "--output_dir",
+            str(tmp_path / "reports"), "--work_dir", str(tmp_path / "work"), "--num_inference_steps"]
+    first = evaluate.main(argv + ["2"])
+    saved = sorted(p.name for p in (tmp_path / "work").rglob("*.json"))
+    assert saved == sorted([f"{n}.json" for n in names["seen"] + names["unseen"]])
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished task was evaluated again")
+
+    monkeypatch.setattr(Evaluator, "evaluate_task", fail)
+    second = evaluate.main(argv + ["2"])  # every row comes from work_dir
+    for question in ("question_2", "question_3"):
+        assert second[question]["tasks"] == first[question]["tasks"]
+        assert second[question]["summary"] == first[question]["summary"]
+    with pytest.raises(AssertionError, match="evaluated again"):  # other settings: a new fingerprint, no reuse
+        evaluate.main(argv + ["3"])

@@ -191,3 +191,22 @@ def test_classifier_features_mix_single_texts_and_pairs(head_generator):
     torch.testing.assert_close(mixed[[0, 2]], single, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(mixed[[1]], paired, atol=1e-5, rtol=1e-4)
     assert pair_text(texts, pairs) == ["a great match", "the loan [SEP] was awful", "good day"]
+
+
+def test_train_head_adds_auxiliary_tasks_without_zoo_adapters(head_generator, tiny_zoo, tmp_path, monkeypatch):
+    from conftest import make_task
+
+    import train_head
+
+    tasks = {t.name: t for t in [make_task("good_task", "good", seed=1), make_task("bad_task", "bad", seed=2),
+                                 make_task("sport_task", "sport", seed=3),
+                                 make_task("bank_task", "money", split="auxiliary", seed=5)]}
+    monkeypatch.setattr("text2lora.tasks.load_task", lambda name: tasks[name])
+    monkeypatch.setattr("text2lora.tasks.list_tasks", lambda split=None: ["bank_task"] if split == "auxiliary" else [])
+    info = train_head.main(["--generator", head_generator[0], "--zoo", tiny_zoo, "--output_dir",
+                            str(tmp_path / "aux"), "--auxiliary_tasks", "--rows_per_class", "8",
+                            "--projection_rows", "40", "--max_train_steps", "5", "--batch_tasks", "2",
+                            "--rows_per_task", "8"])
+    assert info["auxiliary_tasks"] == ["bank_task"]
+    assert set(info["train_tasks"]) == {"good_task", "bad_task", "sport_task", "bank_task"}
+    assert info["validation"]["tasks"] == 3  # validated on the zoo's tasks only

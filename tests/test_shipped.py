@@ -30,6 +30,16 @@ def test_shipped_generator_fits_its_zoo_and_size_budget():
     assert unseen and not unseen & set(info["train_tasks"])  # trained on seen tasks only
 
 
+def test_shipped_head_generator_never_trained_on_an_unseen_task():
+    from text2lora.tasks import list_tasks
+
+    info = json.load(open(os.path.join(GENERATOR, "head_training_info.json")))
+    trained = set(info["train_tasks"])
+    assert trained and not trained & set(list_tasks(split="unseen"))
+    assert set(info["auxiliary_tasks"]) == trained - set(list_tasks(split="seen"))
+    assert set(info["auxiliary_tasks"]) <= set(list_tasks(split="auxiliary"))
+
+
 def test_shipped_generator_writes_a_peft_adapter(tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification

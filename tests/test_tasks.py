@@ -82,3 +82,19 @@ def test_augmented_descriptions_are_seen_only_and_disjoint_from_heldout():
         assert info["descriptions"] == raw[name]["train"] + extra
         heldout = {h.strip().lower() for h in raw[name]["heldout"]}
         assert not heldout & {a.strip().lower() for a in extra}, name
+
+
+def test_auxiliary_tasks_are_extra_training_tasks_outside_the_suite():
+    suite = set(list_tasks())
+    auxiliary = list_tasks(split="auxiliary")
+    assert len(auxiliary) >= 100 and not suite & set(auxiliary)
+    assert set(list_tasks(split="seen")) | set(list_tasks(split="unseen")) == suite
+    # The intents that duplicate an unseen task of another dataset are left out.
+    assert not {"clinc_update_playlist", "clinc_restaurant_reservation", "clinc_exchange_rate"} & set(auxiliary)
+    for name in auxiliary[::20]:
+        task = load_task(name)
+        assert task.split == "auxiliary" and task.family == "intent"
+        assert set(task.data) == {"train", "val"} and set(task.labels("train")) == {0, 1}
+        assert len(task.descriptions) == 7 and len(task.heldout_descriptions) == 3
+    with pytest.raises(ValueError, match="auxiliary"):
+        list_tasks(split="held-out")

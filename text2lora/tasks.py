@@ -82,13 +82,19 @@ def suite_info():
 
 
 def list_tasks(split=None, family=None, with_descriptions=True):
-    """Names of the shipped tasks, optionally filtered by ``split`` ('seen'/'unseen') and ``family``."""
+    """Names of the shipped tasks, optionally filtered by ``split`` and ``family``.
+
+    ``split``: 'seen' or 'unseen' (the suite; None gives both), or 'auxiliary': extra labelled intent tasks with
+    train and val rows only, no zoo adapter, never evaluated, which ``train_head.py --auxiliary_tasks`` adds to the
+    head generator's training tasks.
+    """
     meta, descriptions = _registry()
-    if split not in (None, "seen", "unseen"):
-        raise ValueError(f"split must be 'seen', 'unseen' or None, got {split!r}.")
+    if split not in (None, "seen", "unseen", "auxiliary"):
+        raise ValueError(f"split must be 'seen', 'unseen', 'auxiliary' or None, got {split!r}.")
+    wanted = {"seen", "unseen"} if split is None else {split}
     names = []
     for name, info in meta["tasks"].items():
-        if split is not None and info["split"] != split:
+        if info["split"] not in wanted:
             continue
         if family is not None and info["family"] != family:
             continue
@@ -107,7 +113,7 @@ def task_info(name):
     """Registry entry of a shipped task, with its descriptions."""
     meta, descriptions = _registry()
     if name not in meta["tasks"]:
-        count = len(meta["tasks"])
+        count = sum(1 for info in meta["tasks"].values() if info["split"] != "auxiliary")
         raise ValueError(f"Unknown task '{name}'. `text2lora.list_tasks()` lists the {count} shipped tasks.")
     info = dict(meta["tasks"][name])
     desc = descriptions.get(name, {})
@@ -134,7 +140,7 @@ def _dataset_rows(dataset):
 def load_task(name):
     """Load a shipped task with its rows and descriptions."""
     info = task_info(name)
-    rows = _dataset_rows(info["dataset"])[name]
+    rows = _dataset_rows(info.get("rows_file", info["dataset"]))[name]
     data = {}
     for split, cols in rows.items():
         data[split] = {"text": list(cols["text"]), "label": list(cols["label"]),
