@@ -131,9 +131,9 @@ def main(argv=None):
             names = json.load(f)["train_tasks"]
     else:
         names = zoo.task_names(split="seen")
-    zoo_names = list(names)
+    zoo_names = set(names)
     if args.auxiliary_tasks:
-        names = names + [n for n in list_tasks(split="auxiliary") if n not in set(names)]
+        names = names + [n for n in list_tasks(split="auxiliary") if n not in zoo_names]
     tasks = {}
     for name in names:
         try:
@@ -172,7 +172,7 @@ def main(argv=None):
     print(f"feature projection R^2 {r2:.3f} on {len(subset)} rows")
 
     # 3. Conditions: the zoo's training descriptions of each task (the suite's for auxiliary tasks).
-    conditions = {n: embed(zoo.task_row(n)["descriptions"] if n in set(zoo_names) else tasks[n].descriptions,
+    conditions = {n: embed(zoo.task_row(n)["descriptions"] if n in zoo_names else tasks[n].descriptions,
                            embedder) for n in order}
     layout = pipe.layout
     head_name = spec.modules_to_save[0]
@@ -198,7 +198,7 @@ def main(argv=None):
             accuracies.append(np.mean([balanced_accuracy(labels, (row > 0).numpy()) for row in logits]))
     settings = {k: v for k, v in vars(args).items() if k not in ("device", "feature_cache")}
     info = {"zoo": args.zoo, "train_tasks": order,
-            "auxiliary_tasks": sorted(set(order) - set(zoo_names)), "settings": settings,
+            "auxiliary_tasks": sorted(set(order) - zoo_names), "settings": settings,
             "num_feature_rows": len(texts), "projection_r2": r2,
             "final_loss": float(np.mean(losses[-100:])) if losses else None,
             "validation": {"split": "val", "descriptions": "held-out", "tasks": len(zoo_names),

@@ -428,22 +428,20 @@ def write_rows(path, rows):
     os.replace(tmp, path)
 
 
-def auxiliary_task_rows(spec, splits, label, task, registry):
-    """Balanced train and val rows of one auxiliary task (registered with split "auxiliary"); [] if too few."""
+def binary_task(splits, label, task, split_names):
+    """(rows, counts) of one binary task over ``split_names`` (train/val balanced, test as make_binary keeps it),
+    or None when a split has fewer than 8 rows of a class."""
     rng = random.Random(int(hashlib.sha256(task.encode()).hexdigest()[:8], 16))
     rows, counts = [], {}
-    for split, cap in (("train", TRAIN_CAP), ("val", VAL_CAP)):
-        binary = make_binary(splits[split], label, rng, cap)
+    for split in split_names:
+        binary = make_binary(splits[split], label, rng, TRAIN_CAP if split == "train" else VAL_CAP,
+                             balanced=split != "test")
         n_pos = sum(r[2] for r in binary)
         if n_pos < 8 or len(binary) - n_pos < 8:
-            print(f"skip auxiliary {task}: too few rows")
-            return []
+            return None
         counts[split] = {"rows": len(binary), "positives": n_pos}
         rows += [dict(task=task, split=split, text=t, text_pair=p, label=y) for t, p, y in binary]
-    registry[task] = dict(dataset=spec["name"], rows_file=f"{spec['name']}_auxiliary", source=spec["source"],
-                          family=spec["family"], label=label, text_kind=spec["kind"], pair=False, counts=counts,
-                          license=LICENSES[spec["source"]], split="auxiliary")
-    return rows
+    return rows, counts
 
 
 def make_binary(rows, label, rng, cap, balanced=True):
@@ -481,30 +479,19 @@ def main():
             if label in ("out-of-domain", "oos") or f"{spec['prefix']}_{slug(label)}" in AUXILIARY_EXCLUDE:
                 continue
             task = f"{spec['prefix']}_{slug(label)}"
-            if label in extra:
-                auxiliary_rows += auxiliary_task_rows(spec, splits, label, task, registry)
+            auxiliary = label in extra  # train/val only: auxiliary tasks are never evaluated
+            built = binary_task(splits, label, task, ("train", "val") if auxiliary else ("train", "val", "test"))
+            if built is None:
+                print(f"skip {'auxiliary ' if auxiliary else ''}{task}: too few rows")
                 continue
-            rng = random.Random(int(hashlib.sha256(task.encode()).hexdigest()[:8], 16))
-            counts = {}
-            ok = True
-            for split in ("train", "val", "test"):
-                binary = make_binary(splits[split], label, rng, TRAIN_CAP if split == "train" else VAL_CAP,
-                                     balanced=split != "test")
-                n_pos = sum(r[2] for r in binary)
-                if n_pos < 8 or len(binary) - n_pos < 8:
-                    ok = False
-                    break
-                counts[split] = {"rows": len(binary), "positives": n_pos}
-                out_rows += [dict(task=task, split=split, text=t, text_pair=p, label=y) for t, p, y in binary]
-            if not ok:
-                print(f"skip {task}: too few rows")
-                out_rows = [r for r in out_rows if r["task"] != task]
-                continue
+            (auxiliary_rows if auxiliary else out_rows).extend(built[0])
             registry[task] = dict(
                 dataset=spec["name"], source=spec["source"], family=spec["family"], label=label,
-                text_kind=spec["kind"], pair=spec["name"] in ("rte", "wnli", "mrpc"), counts=counts,
+                text_kind=spec["kind"], pair=spec["name"] in ("rte", "wnli", "mrpc"), counts=built[1],
                 license=LICENSES[spec["source"]],
             )
+            if auxiliary:
+                registry[task].update(rows_file=f"{spec['name']}_auxiliary", split="auxiliary")
         write_rows(rows_dir / f"{spec['name']}.jsonl.gz", out_rows)
         if auxiliary_rows:
             write_rows(rows_dir / f"{spec['name']}_auxiliary.jsonl.gz", auxiliary_rows)
