@@ -14,6 +14,8 @@ Every number in reports/evaluation.json and reports/evaluation.md is computed he
 """
 
 import argparse
+import collections
+import functools
 import json
 import os
 import sys
@@ -80,54 +82,82 @@ def write_json(path, obj):
     os.replace(tmp, path)
 
 
-def result_fingerprint(args, generator_dir):
-    """Hash of everything a question-2/3 row depends on: the generator's and the zoo's files, the package (code and
-    task suite; model cards excluded) and the settings. Rows saved under one fingerprint are reused only by it."""
+HEAD_ONLY_FILES = ("head_training_info.json", os.path.join("models", "head_hypernetwork.py"), "head_training.py")
+
+
+def _head_only(relpath):
+    """Whether a generator or package file matters to the head generator's rows alone."""
+    return "head_generator" in relpath.split(os.sep) or relpath.endswith(HEAD_ONLY_FILES)
+
+
+def result_fingerprint(args, generator_dir, part="adapters"):
+    """Hash of everything one part of a question-2/3 row depends on: the generator's and the zoo's files, the package
+    (code and task suite; model cards excluded) and the settings. ``part="adapters"`` (every method but the head
+    generator) leaves out the head generator's own files (:data:`HEAD_ONLY_FILES` and ``head_generator/``), so a new
+    head reuses those rows; ``part="head"`` hashes everything. Rows saved under one fingerprint are reused only
+    by it."""
     import hashlib
 
     import text2lora
 
-    settings = [args.num_inference_steps, args.guidance_scale, args.seed, args.num_samples, args.max_tasks]
+    if part not in ("adapters", "head"):
+        raise ValueError(f"part must be 'adapters' or 'head', got {part!r}.")
+    settings = [args.num_inference_steps, args.guidance_scale, args.seed, args.num_samples, args.max_tasks, part]
     h = hashlib.sha256(json.dumps(settings).encode())
     for root in (generator_dir, args.zoo, os.path.dirname(text2lora.__file__)):
         for folder, dirs, files in sorted(os.walk(root)):
             dirs.sort()
             for name in sorted(files):
-                if name == "README.md" or name.endswith((".pyc", ".tmp")):
+                relpath = os.path.relpath(os.path.join(folder, name), root)
+                if name == "README.md" or name.endswith((".pyc", ".tmp")) or (part == "adapters" and
+                                                                               _head_only(relpath)):
                     continue
-                path = os.path.join(folder, name)
-                h.update(os.path.relpath(path, root).encode())
-                with open(path, "rb") as f:
+                h.update(relpath.encode())
+                with open(os.path.join(folder, name), "rb") as f:
                     for block in iter(lambda: f.read(1 << 20), b""):
                         h.update(block)
     return h.hexdigest()[:16]
 
 
-def resumable_rows(names, compute, cache_dir, evaluator, desc):
-    """``compute(name)`` for every task, resuming from ``cache_dir``: each finished row is written there at once (its
-    first generated adapter beside it, for the adapter map), so a killed run loses at most the task in progress."""
+def _cached_row(path, compute, evaluator):
+    """Load the row at ``path``, or compute and write it at once (with its first generated adapter beside it, for
+    the adapter map). Returns (row, whether it was loaded)."""
+    vector_path = path[: -len(".json")] + ".pt"
+    if os.path.exists(path):
+        with open(path) as f:
+            row = json.load(f)
+        if os.path.exists(vector_path):
+            evaluator.generated_log.append((row["task"], row["family"], row["split"], torch.load(vector_path)))
+        return row, True
+    logged = len(evaluator.generated_log)
+    row = compute()
+    if len(evaluator.generated_log) > logged:
+        torch.save(evaluator.generated_log[logged][3], f"{vector_path}.tmp")
+        os.replace(f"{vector_path}.tmp", vector_path)
+    write_json(path, row)
+    with open(path) as f:  # the JSON round trip, so fresh and resumed rows are identical
+        return json.load(f), False
+
+
+def resumable_rows(names, parts, evaluator, desc, finish=None, stats=None):
+    """One row per task, resuming from disk. ``parts``: (part, cache_dir, compute(name)) whose dicts are merged into
+    the row; each part of each task is written to its cache_dir as soon as it is computed, so a killed run loses at
+    most the task in progress, and a part whose fingerprint (folder) is unchanged is never recomputed. ``finish(row)``
+    adds keys derived from several parts; ``stats`` (a Counter) counts "<part> reused" and "<part> computed"."""
     from tqdm.auto import tqdm
 
-    os.makedirs(cache_dir, exist_ok=True)
+    for _, cache_dir, _ in parts:
+        os.makedirs(cache_dir, exist_ok=True)
     rows = []
     for name in tqdm(names, desc=desc):
-        path = os.path.join(cache_dir, f"{name}.json")
-        vector_path = os.path.join(cache_dir, f"{name}.pt")
-        if os.path.exists(path):
-            with open(path) as f:
-                row = json.load(f)
-            if os.path.exists(vector_path):
-                evaluator.generated_log.append((row["task"], row["family"], row["split"], torch.load(vector_path)))
-        else:
-            logged = len(evaluator.generated_log)
-            row = compute(name)
-            if len(evaluator.generated_log) > logged:
-                torch.save(evaluator.generated_log[logged][3], f"{vector_path}.tmp")
-                os.replace(f"{vector_path}.tmp", vector_path)
-            write_json(path, row)
-            with open(path) as f:  # the JSON round trip, so fresh and resumed rows are identical
-                row = json.load(f)
-        rows.append(row)
+        row = {}
+        for part, cache_dir, compute in parts:
+            values, reused = _cached_row(os.path.join(cache_dir, f"{name}.json"), functools.partial(compute, name),
+                                         evaluator)
+            row.update(values)
+            if stats is not None:
+                stats[f"{part} {'reused' if reused else 'computed'}"] += 1
+        rows.append(finish(row) if finish else row)
     return rows
 
 
@@ -229,21 +259,38 @@ def question_1(args, zoo_spec):
 
 
 # -- questions 2 and 3 --------------------------------------------------------------------------------------------
-def question_2(evaluator, tasks, args, cache_dir):
+def _row_parts(evaluator, cache_dirs, question, adapters, head):
+    """(part, cache_dir, compute) of a question's rows: the adapters part, and the head generator's if it has one."""
+    parts = [("adapters", os.path.join(cache_dirs["adapters"], question), adapters)]
+    if evaluator.has_hypernetwork:
+        parts.append(("head", os.path.join(cache_dirs["head"], question), head))
+    return parts
+
+
+def question_2(evaluator, tasks, args, cache_dirs, stats=None):
     from text2lora.tasks import load_task
 
-    def one(name):
+    def adapters(name):
         task = load_task(name)
-        r = evaluator.evaluate_task(task, task.heldout_descriptions[:2], num_samples=args.num_samples)
+        r = evaluator.evaluate_task(task, task.heldout_descriptions[:2], num_samples=args.num_samples,
+                                    include_head=False)
         train_desc = evaluator.generate_vectors([task.descriptions[0]])
         r["generated_train_description"] = evaluator.score_vector(train_desc[0], task)
         r["ratio"] = r["generated"] / r["fine_tuned"]
         r["ratio_train_description"] = r["generated_train_description"] / r["fine_tuned"]
+        return r
+
+    def head(name):
+        task = load_task(name)
+        return evaluator.evaluate_head(task, task.heldout_descriptions[:2])
+
+    def finish(r):
         if "hypernetwork" in r:
             r["ratio_hypernetwork"] = r["hypernetwork"] / r["fine_tuned"]
         return r
 
-    return resumable_rows(tasks, one, cache_dir, evaluator, "Q2 seen tasks")
+    parts = _row_parts(evaluator, cache_dirs, "question_2", adapters, head)
+    return resumable_rows(tasks, parts, evaluator, "Q2 seen tasks", finish, stats)
 
 
 def interpolation(evaluator, pairs, alphas):
@@ -272,25 +319,38 @@ def interpolation(evaluator, pairs, alphas):
     return curves
 
 
-def question_3(evaluator, tasks, args, cache_dir):
+def question_3(evaluator, tasks, args, cache_dirs, stats=None):
     from text2lora.tasks import load_task
 
     all_tasks = {n: load_task(n) for n in tasks}
     names = sorted(all_tasks)
 
-    def one(name):
+    def mismatched(name):
+        """A held-out description of an unseen task from another family (the mismatched control)."""
         i, task = names.index(name), all_tasks[name]
-        # Mismatched control: a held-out description of an unseen task from another family.
-        other = next((all_tasks[n] for n in names[i + 1:] + names[:i] if all_tasks[n].family != task.family), None)
+        return next((all_tasks[n] for n in names[i + 1:] + names[:i] if all_tasks[n].family != task.family), None)
+
+    def adapters(name):
+        task, other = all_tasks[name], mismatched(name)
         r = evaluator.evaluate_task(task, task.heldout_descriptions, num_samples=args.num_samples, controls=True,
-                                    mismatched_description=other.heldout_descriptions[0] if other else None, ci=True)
+                                    mismatched_description=other.heldout_descriptions[0] if other else None, ci=True,
+                                    include_head=False)
         r["gain_recovered"] = _gain(r)
-        if "hypernetwork" in r:
-            r["gain_recovered_hypernetwork"] = _gain(r, "hypernetwork")
         r["mismatched_with"] = other.name if other else None
         return r
 
-    return resumable_rows(names, one, cache_dir, evaluator, "Q3 unseen tasks")
+    def head(name):
+        task, other = all_tasks[name], mismatched(name)
+        return evaluator.evaluate_head(task, task.heldout_descriptions, controls=True,
+                                       mismatched_description=other.heldout_descriptions[0] if other else None)
+
+    def finish(r):
+        if "hypernetwork" in r:
+            r["gain_recovered_hypernetwork"] = _gain(r, "hypernetwork")
+        return r
+
+    parts = _row_parts(evaluator, cache_dirs, "question_3", adapters, head)
+    return resumable_rows(names, parts, evaluator, "Q3 unseen tasks", finish, stats)
 
 
 def _gain(r, key="generated"):
@@ -303,7 +363,13 @@ def targets(rows, summary, key, random_key, others):
     """Wins of method ``key`` per task against zero-shot, retrieval and ``others``; the Q3 target checks."""
     wins = {f"vs_{other.replace('_adapter', '')}": sum(r[key] > r[other] for r in rows)
             for other in ["zero_shot", "retrieval", *others]}
-    return {"wins": wins, "beats_zero_shot": summary[key]["mean"] > summary["zero_shot"]["mean"],
+    diffs = np.asarray([r[key] - r["zero_shot"] for r in rows], dtype=float)
+    rng = np.random.default_rng(0)
+    boot = diffs[rng.integers(0, len(diffs), (10000, len(diffs)))].mean(1) if len(diffs) else np.zeros(1)
+    margin = {"mean": float(diffs.mean()) if len(diffs) else None,
+              "ci95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))]}
+    return {"wins": wins, "margin_vs_zero_shot": margin,
+            "beats_zero_shot": summary[key]["mean"] > summary["zero_shot"]["mean"],
             "beats_zero_shot_label_free": summary[key]["mean"] > summary["zero_shot_label_free"]["mean"],
             "beats_retrieval": summary[key]["mean"] > summary["retrieval"]["mean"],
             "random_drop": summary[key]["mean"] - summary[random_key]["mean"]}
@@ -389,6 +455,20 @@ def _stride_text(stride):
     return "all of the suite's seen tasks" if stride == 1 else f"every {stride}-th of the suite's seen tasks"
 
 
+def _head_lora_text(report):
+    if report.get("head_generator", {}).get("feature_lora"):
+        return "one shared feature LoRA in every adapter"
+    return "LoRA at zero"
+
+
+def _head_tasks_text(report):
+    info = report.get("head_generator", {})
+    if "train_tasks" not in info:
+        return "labelled rows of training tasks"
+    return (f"the labelled rows of {info['train_tasks']} training tasks ({info['auxiliary_tasks']} of them auxiliary "
+            f"tasks with no zoo adapter)")
+
+
 def write_markdown(report, path):
     lines = ["# text2lora evaluation", "",
              f"Written by `evaluate.py` on {report['date']} ({report['seconds'] / 60:.1f} min on "
@@ -396,6 +476,12 @@ def write_markdown(report, path):
              f"{report['settings']['num_inference_steps']} sampler steps, guidance "
              f"{report['settings']['guidance_scale']}, "
              f"seed {report['settings']['seed']}. Balanced accuracy on each task's test split.", ""]
+    if report.get("task_rows"):
+        counts = report["task_rows"]
+        lines += [f"Question 2/3 task rows, by part (`adapters`: every method but the head generator; `head`: the "
+                  f"head generator): {', '.join(f'{k} {v}' for k, v in counts.items())}. Reused rows were computed "
+                  f"by an earlier run with the same code, generator part, zoo and settings (`--work_dir`), so the time "
+                  f"above covers the computed ones only.", ""]
     q1 = report.get("question_1")
     if q1:
         lines += ["## Question 1: one seen task", "",
@@ -426,8 +512,8 @@ def write_markdown(report, path):
                 lines.append(f"| {k} | {fmt(s[k]['median'])} | {fmt(s[k]['mean'])} |")
         lines += ["", f"Target: median ratio generated / fine-tuned >= 0.99 (held-out descriptions): "
                   f"**{fmt(s['ratio']['median'])}** ({'met' if s['ratio']['median'] >= 0.99 else 'missed'}). "
-                  "`hypernetwork` rows: the head generator (`method=\"hypernetwork\"`, LoRA at zero), shown for "
-                  "comparison; on seen tasks the diffusion generator is the one to use.", "",
+                  f"`hypernetwork` rows: the head generator (`method=\"hypernetwork\"`, {_head_lora_text(report)}), "
+                  "shown for comparison; on seen tasks the diffusion generator is the one to use.", "",
                   "Per family (means):", "",
                   "| family | tasks | fine-tuned | generated | ratio | retrieval | zero-shot |",
                   "|---|---|---|---|---|---|---|"]
@@ -475,14 +561,18 @@ def write_markdown(report, path):
         if h:
             hw = h["wins"]
             lines += ["**Head generator** (`method=\"hypernetwork\"`: description embedding -> classifier head on the "
-                      "frozen base, LoRA at zero, trained with a task loss on the seen tasks' rows by `train_head.py`; "
+                      f"frozen base, {_head_lora_text(report)}, trained with a task loss by `train_head.py` on "
+                      f"{_head_tasks_text(report)}; "
                       f"no labels of the unseen task are used): mean **{fmt(s['hypernetwork']['mean'])}** against "
                       f"zero-shot {fmt(s['zero_shot']['mean'])} and retrieval {fmt(s['retrieval']['mean'])}. It beats "
                       f"zero-shot on {hw['vs_zero_shot']}/{len(q3['tasks'])} tasks, retrieval on "
                       f"{hw['vs_retrieval']}/{len(q3['tasks'])}, the diffusion generator on "
                       f"{hw['vs_generated']}/{len(q3['tasks'])}. Targets with it: zero-shot "
                       f"{'beaten' if h['beats_zero_shot'] else 'not beaten'}, retrieval "
-                      f"{'beaten' if h['beats_retrieval'] else 'not beaten'}; gain recovered "
+                      f"{'beaten' if h['beats_retrieval'] else 'not beaten'}; mean margin over zero-shot "
+                      f"{h['margin_vs_zero_shot']['mean']:+.3f} (95% bootstrap interval over tasks "
+                      f"{h['margin_vs_zero_shot']['ci95'][0]:+.3f} to {h['margin_vs_zero_shot']['ci95'][1]:+.3f}); "
+                      "gain recovered "
                       f"**{fmt(s['gain_recovered_hypernetwork']['mean'])}** (mean), "
                       f"{fmt(s['gain_recovered_hypernetwork']['median'])} (median); random-description drop "
                       f"{fmt(h['random_drop'])}. The `zero_shot` baseline picks its threshold on the task's "
@@ -599,12 +689,24 @@ def main(argv=None):
             train_tasks = json.load(f)["train_tasks"]
         evaluator = Evaluator(zoo, pipe, train_tasks=train_tasks, seed=args.seed,
                               num_inference_steps=args.num_inference_steps, guidance_scale=args.guidance_scale)
-        rows_dir = os.path.join(args.work_dir, "rows", result_fingerprint(args, pipe.config._name_or_path))
+        rows_dirs = {part: os.path.join(args.work_dir, "rows", part,
+                                        result_fingerprint(args, pipe.config._name_or_path, part))
+                     for part in ("adapters", "head")}
+        row_stats = collections.Counter()
+        if evaluator.has_hypernetwork:
+            head_config = pipe.head_generator.config
+            report["head_generator"] = {"feature_lora": bool(head_config.feature_lora_keys)}
+            info_path = os.path.join(pipe.config._name_or_path, "head_training_info.json")
+            if os.path.exists(info_path):
+                with open(info_path) as f:
+                    info = json.load(f)
+                report["head_generator"].update(train_tasks=len(info.get("train_tasks", [])),
+                                                auxiliary_tasks=len(info.get("auxiliary_tasks", [])))
         keys2 = ["fine_tuned", "generated", "generated_train_description", "ratio", "ratio_train_description",
                  "hypernetwork", "ratio_hypernetwork", "retrieval", "zero_shot", "zero_shot_label_free", "mean_adapter"]
         if 2 in args.questions:
             seen = [t for t in list_tasks(split="seen") if t in set(train_tasks)][:: args.q2_stride][: args.max_tasks]
-            rows = question_2(evaluator, seen, args, os.path.join(rows_dir, "question_2"))
+            rows = question_2(evaluator, seen, args, rows_dirs, row_stats)
             alphas = [round(a, 2) for a in np.linspace(0, 1, 11)]
             pairs = [p for p in INTERPOLATION_PAIRS if p[0] in train_tasks and p[1] in train_tasks]
             curves = interpolation(evaluator, pairs, alphas)
@@ -614,7 +716,7 @@ def main(argv=None):
             print(f"Q2: median ratio {report['question_2']['summary']['ratio']['median']:.3f}")
         if 3 in args.questions:
             unseen = [t for t in list_tasks(split="unseen") if t in set(zoo.task_names())][: args.max_tasks]
-            rows = question_3(evaluator, unseen, args, os.path.join(rows_dir, "question_3"))
+            rows = question_3(evaluator, unseen, args, rows_dirs, row_stats)
             keys3 = ["fine_tuned", "generated", "generated_best", "zero_shot", "zero_shot_label_free", "retrieval",
                      "mean_adapter",
                      "random_description", "mismatched_description", "gain_recovered", *HYPERNETWORK_KEYS]
@@ -633,6 +735,7 @@ def main(argv=None):
                   f"{s['retrieval']['mean']:.3f} mean {s['mean_adapter']['mean']:.3f} random "
                   f"{s['random_description']['mean']:.3f}")
         plot_adapter_map(zoo, evaluator.generated_log, os.path.join(args.output_dir, "adapter_map.png"))
+        report["task_rows"] = dict(sorted(row_stats.items()))
     report["seconds"] = time.perf_counter() - start
     write_json(report_path, report)
     if args.update_card and (2 in args.questions or 3 in args.questions):

@@ -1,14 +1,17 @@
 """Add a task-loss head generator (HeadHypernetwork) to a trained text2lora generator.
 
-    python train_head.py --generator text2lora/data/generator --zoo zoos/minilm-default --auxiliary_tasks
+    python train_head.py --generator text2lora/data/generator --zoo zoos/minilm-default --auxiliary_tasks \
+        --max_train_steps 6000 --feature_lora_steps 800
 
-The base model stays frozen and LoRA stays at zero, so each text's classifier input is computed once; the
-hypernetwork (description embedding -> classifier head, initialized at the zero-shot cosine classifier) is then
+The base model stays frozen and the LoRA weights are the same for every task, so each text's classifier input is
+computed once. With ``--feature_lora_steps N`` that shared LoRA is trained first, without labels, so that the
+classifier's input predicts the embedder's sentence embedding (``train_feature_lora``); otherwise LoRA stays at zero.
+The hypernetwork (description embedding -> classifier head, initialized at the zero-shot cosine classifier) is then
 trained on the labelled rows of the generator's seen training tasks, and with ``--auxiliary_tasks`` on those of the
 suite's auxiliary tasks too (labelled intents with no zoo adapter). The result is saved as the pipeline's
 ``head_generator`` component (in place, or in a copy under --output_dir) and used by
-``generate.py --method hypernetwork``. About 10 minutes on the 2-core CPU for the default zoo with the auxiliary
-tasks, mostly base features.
+``generate.py --method hypernetwork``. About 22 minutes on the 2-core CPU for the default zoo with the auxiliary
+tasks and 800 feature-LoRA steps (12 min LoRA, 8 min base features, 2 min head).
 """
 
 import argparse
@@ -42,6 +45,12 @@ def parse_args(argv=None):
     p.add_argument("--learning_rate", type=float, default=1e-3)
     p.add_argument("--weight_decay", type=float, default=0.01)
     p.add_argument("--condition_noise", type=float, default=0.5)
+    p.add_argument("--feature_lora_steps", type=int, default=0,
+                   help="Train a LoRA shared by every generated adapter (no labels; unlabelled training-task texts) "
+                        "so the classifier's input predicts the sentence embedding, for this many steps before the "
+                        "head (0: LoRA stays at zero).")
+    p.add_argument("--feature_lora_batch_size", type=int, default=32)
+    p.add_argument("--feature_lora_learning_rate", type=float, default=1e-3)
     p.add_argument("--val_per_class", type=int, default=32, help="Val rows per label for the validation check.")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--feature_cache", default=None,
@@ -52,7 +61,9 @@ def parse_args(argv=None):
     if args.max_train_steps < 0:
         raise ValueError(f"--max_train_steps must be >= 0 (0 keeps the zero-shot initialization), got "
                          f"{args.max_train_steps}.")
-    for name in ("rows_per_class", "projection_rows", "batch_tasks", "rows_per_task"):
+    if args.feature_lora_steps < 0 or args.feature_lora_learning_rate <= 0:
+        raise ValueError("--feature_lora_steps must be >= 0 and --feature_lora_learning_rate > 0.")
+    for name in ("rows_per_class", "projection_rows", "batch_tasks", "rows_per_task", "feature_lora_batch_size"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}.")
     if args.condition_noise < 0 or args.learning_rate <= 0:
@@ -113,7 +124,13 @@ def main(argv=None):
     from generate import load_generator
     from text2lora.adapters import balanced_accuracy
     from text2lora.embedding import embed, load_embedder, pair_text
-    from text2lora.head_training import balanced_rows, classifier_features, fit_projection, train_head_hypernetwork
+    from text2lora.head_training import (
+        balanced_rows,
+        classifier_features,
+        fit_projection,
+        train_feature_lora,
+        train_head_hypernetwork,
+    )
     from text2lora.models import HeadHypernetwork
     from text2lora.tasks import list_tasks, load_task
     from text2lora.zoo import Zoo
@@ -150,23 +167,33 @@ def main(argv=None):
                                      + [_rows(tasks[n], "val", val_idx[n]) for n in order])
     train_ids, val_ids = dict(zip(order, ids[: len(order)])), dict(zip(order, ids[len(order):]))
 
-    # 2. Frozen classifier features and their projection into the embedder's sentence space.
+    # 2. Classifier features (frozen base, LoRA zero or the shared feature LoRA) and their projection into the
+    #    embedder's sentence space.
     rng = np.random.default_rng(args.seed)
     subset = np.sort(rng.permutation(len(texts))[: args.projection_rows])
+    subset_texts, subset_pairs = [texts[i] for i in subset], None if pairs is None else [pairs[i] for i in subset]
     embedder = load_embedder(pipe.config.embedder, args.device)
-    fingerprint = hashlib.sha256(json.dumps([spec.to_dict(), pipe.config.embedder, texts, pairs,
-                                             subset.tolist()]).encode()).hexdigest()
+    lora_settings = [args.feature_lora_steps, args.feature_lora_batch_size, args.feature_lora_learning_rate, args.seed]
+    fingerprint = hashlib.sha256(json.dumps([spec.to_dict(), pipe.config.embedder, texts, pairs, subset.tolist(),
+                                             lora_settings if args.feature_lora_steps else 0]).encode()).hexdigest()
     cached = torch.load(args.feature_cache) if args.feature_cache and os.path.exists(args.feature_cache) else None
     if cached is not None and cached.get("fingerprint") == fingerprint:
-        features, sentence = cached["features"], cached["sentence"].numpy()
+        features, sentence, lora_state = cached["features"], cached["sentence"].numpy(), cached["lora_state"]
+        lora_losses = cached["lora_losses"]
         print(f"features from {args.feature_cache}")
     else:
-        features = classifier_features(spec, texts, pairs, device=args.device)
-        sentence = embed(pair_text([texts[i] for i in subset],
-                                   None if pairs is None else [pairs[i] for i in subset]), embedder)
+        sentence = embed(pair_text(subset_texts, subset_pairs), embedder)
+        lora_state, lora_losses = None, []
+        if args.feature_lora_steps:
+            lora_state, lora_losses = train_feature_lora(
+                spec, subset_texts, subset_pairs, sentence, max_train_steps=args.feature_lora_steps,
+                batch_size=args.feature_lora_batch_size, learning_rate=args.feature_lora_learning_rate,
+                seed=args.seed, device=args.device)
+        features = classifier_features(spec, texts, pairs, device=args.device, lora_state=lora_state)
         if args.feature_cache:
             tmp = f"{args.feature_cache}.tmp"
-            torch.save({"fingerprint": fingerprint, "features": features, "sentence": torch.from_numpy(sentence)}, tmp)
+            torch.save({"fingerprint": fingerprint, "features": features, "sentence": torch.from_numpy(sentence),
+                        "lora_state": lora_state, "lora_losses": lora_losses}, tmp)
             os.replace(tmp, args.feature_cache)
     projection, r2 = fit_projection(features[subset], sentence)
     print(f"feature projection R^2 {r2:.3f} on {len(subset)} rows")
@@ -178,8 +205,13 @@ def main(argv=None):
     head_name = spec.modules_to_save[0]
     weight_key = next(k for k in layout.keys if k.endswith(f"{head_name}.weight"))
     bias_key = next(k for k in layout.keys if k.endswith(f"{head_name}.bias"))
+    lora_keys = [k for k in layout.keys if k in (lora_state or {})]
     model = HeadHypernetwork(embedding_dim=sentence.shape[1], feature_dim=features.shape[1],
-                             head_weight_key=weight_key, head_bias_key=bias_key)
+                             head_weight_key=weight_key, head_bias_key=bias_key,
+                             feature_lora_keys=lora_keys or None,
+                             feature_lora_shapes=[list(lora_state[k].shape) for k in lora_keys] or None)
+    if lora_keys:
+        model.set_feature_lora(lora_state)
     model.projection.copy_(projection)
     projected = model.project(features)
     task_rows = {n: (train_ids[n], np.asarray(tasks[n].labels("train"))[train_idx[n]]) for n in order}
@@ -200,6 +232,8 @@ def main(argv=None):
     info = {"zoo": args.zoo, "train_tasks": order,
             "auxiliary_tasks": sorted(set(order) - zoo_names), "settings": settings,
             "num_feature_rows": len(texts), "projection_r2": r2,
+            "feature_lora": ({"steps": args.feature_lora_steps, "first_loss": float(np.mean(lora_losses[:20])),
+                              "final_loss": float(np.mean(lora_losses[-20:]))} if lora_losses else None),
             "final_loss": float(np.mean(losses[-100:])) if losses else None,
             "validation": {"split": "val", "descriptions": "held-out", "tasks": len(zoo_names),
                            "mean_balanced_accuracy": float(np.mean(accuracies)),

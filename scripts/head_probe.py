@@ -6,6 +6,7 @@ Trains :class:`~text2lora.models.HeadHypernetwork` with the shipped loop (``trai
 frozen-base features, then scores every unseen task's test split with its 3 held-out descriptions:
 
 - ``head``: the generated head as written into adapters (its own bias, no label of the task);
+- ``head_on_val``: the same head on the unseen tasks' val split (the split to select settings on);
 - ``head_val_threshold``: the same direction with the threshold picked on the task's labelled val rows, which
   separates direction quality from bias quality;
 - ``zero_shot``: cosine(text, description) with the val-tuned threshold (evaluate.py's baseline), on the exact
@@ -39,8 +40,9 @@ def probe_plan(auxiliary=False):
     return plan + [(n, split, None) for n in list_tasks(split="unseen") for split in ("val", "test")]
 
 
-def build_features(path, plan, seed=0):
-    """The classifier's input and the embedder's sentence embedding of every row in ``plan``."""
+def build_features(path, plan, seed=0, lora_state=None):
+    """The classifier's input (with the LoRA weights ``lora_state``, or none) and the embedder's sentence embedding
+    of every row in ``plan``."""
     from text2lora.adapters import AdapterSpec
     from text2lora.embedding import embed, pair_text
     from text2lora.head_training import balanced_rows, classifier_features
@@ -60,7 +62,7 @@ def build_features(path, plan, seed=0):
                 keys.append(key)
         rows[(name, split)] = (np.array(ids), np.array([labels[i] for i in idx]))
     texts, pairs = [k[0] for k in keys], [k[1] for k in keys]
-    pool = classifier_features(AdapterSpec(), texts, pairs)
+    pool = classifier_features(AdapterSpec(), texts, pairs, lora_state=lora_state)
     mean = torch.from_numpy(embed(pair_text(texts, pairs)))
     torch.save({"pool": pool, "mean": mean, "rows": rows}, f"{path}.tmp")
     os.replace(f"{path}.tmp", path)
@@ -72,6 +74,10 @@ def main(argv=None):
     p.add_argument("--features", default="projected", choices=["projected", "mean"])
     p.add_argument("--auxiliary_tasks", action="store_true",
                    help="Also train on the suite's auxiliary tasks (their features are cached beside --feature_cache).")
+    p.add_argument("--feature_lora", default=None,
+                   help="A generator directory whose head generator has a feature LoRA (train_head.py "
+                        "--feature_lora_steps): features are computed with it (cached beside --feature_cache, per "
+                        "generator).")
     p.add_argument("--max_train_steps", type=int, default=3000)
     p.add_argument("--condition_noise", type=float, default=0.5)
     p.add_argument("--weight_decay", type=float, default=0.01)
@@ -87,9 +93,17 @@ def main(argv=None):
     from text2lora.tasks import list_tasks, load_task
 
     start = time.perf_counter()
+    lora_state = None
+    if args.feature_lora:
+        lora_state = HeadHypernetwork.from_pretrained(os.path.join(args.feature_lora, "head_generator"))
+        lora_state = {k: v.clone() for k, v in lora_state.feature_lora_state().items()}
+        if not lora_state:
+            raise ValueError(f"'{args.feature_lora}' has no feature LoRA.")
+        tag = os.path.basename(os.path.normpath(args.feature_lora))
+        args.feature_cache = args.feature_cache.replace(".pt", f"_lora_{tag}.pt")
     if not os.path.exists(args.feature_cache):
         os.makedirs(os.path.dirname(os.path.abspath(args.feature_cache)), exist_ok=True)
-        build_features(args.feature_cache, probe_plan())
+        build_features(args.feature_cache, probe_plan(), lora_state=lora_state)
     cache = torch.load(args.feature_cache, weights_only=False)
     rows, mean, pool = cache["rows"], cache["mean"], cache["pool"]
     seen, unseen = list_tasks(split="seen"), list_tasks(split="unseen")
@@ -97,7 +111,7 @@ def main(argv=None):
     if args.auxiliary_tasks:
         aux_path = args.feature_cache.replace(".pt", "_auxiliary.pt")
         if not os.path.exists(aux_path):
-            build_features(aux_path, probe_plan(auxiliary=True))
+            build_features(aux_path, probe_plan(auxiliary=True), lora_state=lora_state)
         aux = torch.load(aux_path, weights_only=False)
         rows.update({k: (v[0] + len(mean), v[1]) for k, v in aux["rows"].items()})
         mean, pool = torch.cat([mean, aux["mean"]]), torch.cat([pool, aux["pool"]])
@@ -126,11 +140,12 @@ def main(argv=None):
             (vi, vy), (ti, ty) = rows[(name, "val")], rows[(name, "test")]
             conditions = torch.from_numpy(embed(tasks[name].heldout_descriptions))
             w, b = model(conditions)
-            scores = {k: [] for k in ("head", "head_val_threshold", "zero_shot", "zero_shot_projected",
-                                      "zero_shot_label_free")}
+            scores = {k: [] for k in ("head", "head_on_val", "head_val_threshold", "zero_shot",
+                                      "zero_shot_projected", "zero_shot_label_free")}
             for j, d in enumerate(conditions):
                 head_test, head_val = (features[ti] @ w[j] + b[j]).numpy(), (features[vi] @ w[j] + b[j]).numpy()
                 scores["head"].append(balanced_accuracy(ty, head_test > 0))
+                scores["head_on_val"].append(balanced_accuracy(vy, head_val > 0))
                 scores["head_val_threshold"].append(val_tuned(head_val, vy, head_test, ty))
                 scores["zero_shot"].append(val_tuned((mean[vi] @ d).numpy(), vy, (mean[ti] @ d).numpy(), ty))
                 scores["zero_shot_projected"].append(val_tuned((projected[vi] @ d).numpy(), vy,

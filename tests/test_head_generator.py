@@ -210,3 +210,104 @@ def test_train_head_adds_auxiliary_tasks_without_zoo_adapters(head_generator, ti
     assert info["auxiliary_tasks"] == ["bank_task"]
     assert set(info["train_tasks"]) == {"good_task", "bad_task", "sport_task", "bank_task"}
     assert info["validation"]["tasks"] == 3  # validated on the zoo's tasks only
+
+
+def test_evaluate_reuses_adapter_rows_when_only_the_head_changes(head_generator, tiny_zoo, tiny_tasks, tmp_path,
+                                                                  monkeypatch):
+    import shutil
+
+    import evaluate
+    from text2lora.evaluation import Evaluator
+    from text2lora.models import HeadHypernetwork
+
+    _, with_head, _ = head_generator
+    generator = tmp_path / "generator"
+    shutil.copytree(with_head, generator)
+    names = {"seen": [t.name for t in tiny_tasks if t.split == "seen"], "unseen": ["money_task"]}
+    monkeypatch.setattr("text2lora.tasks.list_tasks", lambda split=None, **_: names[split])
+    argv = ["--generator", str(generator), "--zoo", tiny_zoo, "--questions", "2", "3", "--output_dir",
+            str(tmp_path / "reports"), "--work_dir", str(tmp_path / "work"), "--num_inference_steps", "2"]
+    first = evaluate.main(argv)
+    for part in ("adapters", "head"):
+        assert len(list((tmp_path / "work" / "rows" / part).rglob("*.json"))) == 4, part
+
+    # A new head generator: the other methods' rows are reused, the head's are computed again.
+    head = HeadHypernetwork.from_pretrained(generator / "head_generator")
+    with torch.no_grad():
+        head.bias.bias.add_(5.0)
+    head.save_pretrained(generator / "head_generator")
+    calls = []
+    real_head = Evaluator.evaluate_head
+
+    def fail(*args, **kwargs):
+        raise AssertionError("an adapters row was evaluated again")
+
+    def counted(self, task, *args, **kwargs):
+        calls.append(task.name)
+        return real_head(self, task, *args, **kwargs)
+
+    monkeypatch.setattr(Evaluator, "evaluate_task", fail)
+    monkeypatch.setattr(Evaluator, "evaluate_head", counted)
+    second = evaluate.main(argv)
+    assert sorted(calls) == sorted(names["seen"] + names["unseen"])
+    for question in ("question_2", "question_3"):
+        for old, new in zip(first[question]["tasks"], second[question]["tasks"]):
+            assert {k: v for k, v in old.items() if "hypernetwork" not in k} == \
+                   {k: v for k, v in new.items() if "hypernetwork" not in k}
+    # One fingerprint folder for the other methods, a second one for the new head.
+    assert [len(list((tmp_path / "work" / "rows" / part).iterdir())) for part in ("adapters", "head")] == [1, 2]
+
+
+def test_feature_lora_is_written_into_every_generated_adapter(head_generator, tiny_zoo, tiny_base, tmp_path):
+    """With --feature_lora_steps the head generator's adapters carry one shared, non-zero LoRA, and the PEFT model's
+    P(label 1) is still the hypernetwork's sigmoid(logit) on the features that LoRA gives."""
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    import train_head
+    from text2lora.embedding import embed
+    from text2lora.head_training import classifier_features
+    from text2lora.pipeline import Text2LoraPipeline
+
+    plain, _, _ = head_generator
+    info = train_head.main(["--generator", plain, "--zoo", tiny_zoo, "--output_dir", str(tmp_path / "gen"),
+                            "--rows_per_class", "8", "--projection_rows", "40", "--max_train_steps", "5",
+                            "--batch_tasks", "2", "--rows_per_task", "8", "--feature_lora_steps", "4",
+                            "--feature_lora_batch_size", "8", "--feature_lora_learning_rate", "1e-2"])
+    assert info["feature_lora"]["steps"] == 4
+    pipe = Text2LoraPipeline.from_pretrained(tmp_path / "gen")
+    lora_state = pipe.head_generator.feature_lora_state()
+    assert lora_state and all(k in pipe.layout.keys for k in lora_state)
+    b_keys = [k for k in lora_state if "lora_B" in k]
+    assert b_keys and any(float(lora_state[k].abs().max()) > 0 for k in b_keys)  # trained away from B = 0
+    out = pipe(["detect good texts", "detect money texts"], method="hypernetwork")
+    for adapter in out.adapters:
+        for key, value in lora_state.items():
+            torch.testing.assert_close(adapter[key], value)
+    target = pipe.save_adapter(out.adapters[0], tmp_path / "adapter", description="detect good texts")
+    model = PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained(tiny_base, num_labels=2),
+                                      target).eval()
+    texts = ["a great match today", "the bank loan was awful"]
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    with torch.no_grad():
+        proba = torch.softmax(model(**tokenizer(texts, return_tensors="pt", padding=True)).logits, -1)[:, 1]
+        features = classifier_features(pipe.adapter_spec, texts, progress=False, lora_state=lora_state)
+        plain_features = classifier_features(pipe.adapter_spec, texts, progress=False)
+        condition = torch.from_numpy(embed(["detect good texts"], tiny_base))
+        expected = torch.sigmoid(pipe.head_generator.logits(condition, features))[0]
+    assert not torch.allclose(features, plain_features)
+    torch.testing.assert_close(proba, expected, atol=1e-5, rtol=1e-4)
+
+
+def test_feature_lora_config_is_checked():
+    from text2lora.models import HeadHypernetwork
+
+    with pytest.raises(ValueError, match="feature_lora_keys and feature_lora_shapes"):
+        HeadHypernetwork(embedding_dim=4, feature_dim=4, feature_lora_keys=["a.lora_A.weight"])
+    model = HeadHypernetwork(embedding_dim=4, feature_dim=4, feature_lora_keys=["a.lora_A.weight"],
+                             feature_lora_shapes=[[2, 4]])
+    with pytest.raises(ValueError, match="keys and shapes"):
+        model.set_feature_lora({"a.lora_A.weight": torch.ones(4, 2)})
+    model.set_feature_lora({"a.lora_A.weight": torch.ones(2, 4)})
+    assert float(model.feature_lora_state()["a.lora_A.weight"].sum()) == 8.0
+    assert HeadHypernetwork(embedding_dim=4, feature_dim=4).feature_lora_state() == {}

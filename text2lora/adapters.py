@@ -154,6 +154,19 @@ def save_adapter(peft_model, output_dir, state_dict=None, base_model=DEFAULT_BAS
 
 
 def tokenize(tokenizer, texts, pairs=None, max_length=64):
+    """Tokenize rows without padding; ``pairs`` may mix second sentences and ``None`` (single texts)."""
+    if pairs is not None and any(p is None for p in pairs) and any(p is not None for p in pairs):
+        groups = [[i for i, p in enumerate(pairs) if p is None], [i for i, p in enumerate(pairs) if p is not None]]
+        parts = [tokenize(tokenizer, [texts[i] for i in g], None if k == 0 else [pairs[i] for i in g], max_length)
+                 for k, g in enumerate(groups)]
+        out = {key: [None] * len(texts) for key in parts[0]}
+        for group, part in zip(groups, parts):
+            for key in out:
+                for i, value in zip(group, part[key]):
+                    out[key][i] = value
+        return out
+    if pairs is not None and all(p is None for p in pairs):
+        pairs = None
     return tokenizer(list(texts), list(pairs) if pairs is not None else None, truncation=True,
                      max_length=max_length, padding=False)
 

@@ -191,8 +191,9 @@ class Evaluator:
 
     # -- one task, every method -----------------------------------------------------------------------------------
     def evaluate_task(self, task, descriptions, num_samples=1, controls=False, mismatched_description=None,
-                      retrieval_exclude_self=False, ci=False):
-        """Every method on one task, for the given descriptions (e.g. its held-out ones)."""
+                      retrieval_exclude_self=False, ci=False, include_head=True):
+        """Every method on one task, for the given descriptions (e.g. its held-out ones). ``include_head=False``
+        leaves out the head generator's keys (:meth:`evaluate_head` gives them alone)."""
         result = {"task": task.name, "family": task.family, "split": task.split,
                   "num_test": len(task.labels("test")), "descriptions": list(descriptions)}
         if task.name in set(self.zoo.task_names()):
@@ -224,18 +225,30 @@ class Evaluator:
             if "fine_tuned" in result:
                 distances = torch.cdist(vectors, self.zoo.vectors).min(1).values
                 result["generated_to_nearest_zoo_l2"] = float(distances.mean())
-            methods = {"diffusion": ""}
-            if self.has_hypernetwork:
-                methods["hypernetwork"] = "hypernetwork_"
-                vectors = self.generate_vectors(list(descriptions), method="hypernetwork")
-                result["hypernetwork_per_description"] = [self.score_vector(v, task) for v in vectors]
-                result["hypernetwork"] = float(np.mean(result["hypernetwork_per_description"]))
-            random_text = random_description(self.seed + zlib.crc32(task.name.encode()) % 1000)
-            control_texts = {"random_description": random_text,
-                             "mismatched_description": mismatched_description} if controls else {}
-            for method, prefix in methods.items():
-                for key, text in control_texts.items():
-                    if text is not None:
-                        vector = self.generate_vectors([text], method=method)[0]
-                        result[prefix + key] = self.score_vector(vector, task)
+            result.update(self._controls(task, "diffusion", controls, mismatched_description))
+            if include_head and self.has_hypernetwork:
+                result.update(self.evaluate_head(task, descriptions, controls, mismatched_description))
         return result
+
+    def evaluate_head(self, task, descriptions, controls=False, mismatched_description=None):
+        """The head generator's keys alone (``hypernetwork``, its per-description scores and controls); they depend
+        on nothing else :meth:`evaluate_task` computes."""
+        if not self.has_hypernetwork:
+            raise ValueError("This evaluator's generator has no head_generator component.")
+        vectors = self.generate_vectors(list(descriptions), method="hypernetwork")
+        result = {"hypernetwork_per_description": [self.score_vector(v, task) for v in vectors]}
+        result["hypernetwork"] = float(np.mean(result["hypernetwork_per_description"]))
+        result.update(self._controls(task, "hypernetwork", controls, mismatched_description))
+        return result
+
+    def _controls(self, task, method, controls, mismatched_description):
+        """Random- and mismatched-description controls of one generation method (keys prefixed by the method)."""
+        if not controls:
+            return {}
+        prefix = "" if method == "diffusion" else f"{method}_"
+        random_text = random_description(self.seed + zlib.crc32(task.name.encode()) % 1000)
+        out = {}
+        for key, text in (("random_description", random_text), ("mismatched_description", mismatched_description)):
+            if text is not None:
+                out[prefix + key] = self.score_vector(self.generate_vectors([text], method=method)[0], task)
+        return out

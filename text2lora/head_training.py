@@ -1,8 +1,8 @@
 """Training data and loop for :class:`~text2lora.models.HeadHypernetwork` (the task-loss head generator).
 
-The base model is frozen and the LoRA weights stay at zero, so every text has one feature vector (the classifier's
-input) whatever the task: features are computed once, then training is cheap matrix algebra over the seen tasks'
-labelled rows.
+The base model is frozen and the LoRA weights are the same for every task (zero, or one shared "feature LoRA" from
+:func:`train_feature_lora`), so every text has one feature vector (the classifier's input) whatever the task: features
+are computed once, then training is cheap matrix algebra over the training tasks' labelled rows.
 """
 
 import random
@@ -11,12 +11,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .adapters import batches, load_base, tokenize
+from .adapters import adapter_state_dict, batches, build_peft_model, load_adapter_weights, load_base, tokenize
 
 
 def classifier_features(spec, texts, pairs=None, batch_size=128, device="cpu", progress=True, model=None,
-                        tokenizer=None):
-    """Input of the base model's classifier head (``spec.modules_to_save[0]``) for every row, with no adapter.
+                        tokenizer=None, lora_state=None):
+    """Input of the base model's classifier head (``spec.modules_to_save[0]``) for every row: with no adapter, or
+    with the LoRA weights ``lora_state`` (PEFT keys, e.g. from :func:`train_feature_lora`).
 
     ``pairs`` may mix sentence pairs and ``None`` (single texts): the two kinds are tokenized in separate groups.
     Returns a float32 tensor (len(texts), in_features). The head must be an ``nn.Linear`` with ``num_labels``
@@ -24,6 +25,9 @@ def classifier_features(spec, texts, pairs=None, batch_size=128, device="cpu", p
     """
     from tqdm.auto import tqdm
 
+    if lora_state is not None and model is None:
+        model, tokenizer = build_peft_model(spec, tokenizer=tokenizer)
+        load_adapter_weights(model, {**adapter_state_dict(model), **lora_state})  # the head is not read
     model, tokenizer = load_base(spec, model, tokenizer)
     if pairs is not None and any(p is None for p in pairs):
         paired = [i for i, p in enumerate(pairs) if p is not None]
@@ -33,7 +37,7 @@ def classifier_features(spec, texts, pairs=None, batch_size=128, device="cpu", p
             if not group:
                 continue
             feats = classifier_features(spec, [texts[i] for i in group], group_pairs, batch_size, device, progress,
-                                        model, tokenizer)
+                                        model, tokenizer, lora_state)
             out = torch.zeros(len(texts), feats.shape[1]) if out is None else out
             out[group] = feats
         return out
@@ -42,7 +46,7 @@ def classifier_features(spec, texts, pairs=None, batch_size=128, device="cpu", p
     encodings = tokenize(tokenizer, texts, pairs, spec.max_length)
     lengths = [len(x) for x in encodings["input_ids"]]
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
-    out = torch.zeros(len(lengths), head.in_features)
+    out = torch.zeros(len(lengths), classifier_linear(head).in_features)
     captured = {}
     hook = head.register_forward_hook(lambda module, inputs, output: captured.__setitem__("x", inputs[0]))
     try:
@@ -57,13 +61,76 @@ def classifier_features(spec, texts, pairs=None, batch_size=128, device="cpu", p
 
 
 def classifier_module(model, spec):
-    """The base model's classifier head, checked to be a Linear layer with ``spec.num_labels`` outputs."""
+    """The base model's classifier head, checked to be a Linear layer with ``spec.num_labels`` outputs (in a
+    ``PeftModel``: PEFT's modules_to_save wrapper around it, whose input is the same)."""
     name = spec.modules_to_save[0] if spec.modules_to_save else None
-    module = dict(model.named_modules()).get(name)
+    modules = dict(model.named_modules())
+    module = modules.get(name)
+    wrapper = None
+    if module is None and name is not None:  # a PeftModel: base_model.model.<name> wraps the original Linear
+        wrapper = modules.get(f"base_model.model.{name}")
+        module = getattr(wrapper, "original_module", None)
     if not isinstance(module, nn.Linear) or module.out_features != spec.num_labels:
         raise ValueError(f"The head generator needs the base's '{name}' to be an nn.Linear with {spec.num_labels} "
                          f"outputs; '{spec.base_model}' has {type(module).__name__}.")
-    return module
+    return module if wrapper is None else wrapper
+
+
+def classifier_linear(module):
+    """The ``nn.Linear`` of :func:`classifier_module`'s result (itself, or the one PEFT's wrapper holds)."""
+    return getattr(module, "original_module", module)
+
+
+def train_feature_lora(spec, texts, pairs, sentence_vectors, max_train_steps=600, batch_size=32, learning_rate=1e-3,
+                       seed=0, device="cpu", progress=True):
+    """One LoRA for every task (the "feature LoRA"): trained so that the classifier's input linearly predicts the
+    embedder's sentence embedding of each text (squared error; the linear map is learned with it, starting from the
+    least-squares fit). The base's pooler only sees the first token, the sentence embedding pools every token: this
+    moves the head generator's features towards the space its description embeddings live in.
+
+    LoRA starts from the zoo's initialization (``spec.init_seed``) and no labels are used. Returns (LoRA weights as a
+    PEFT state dict without the classifier, loss per step).
+    """
+    from tqdm.auto import tqdm
+
+    if len(texts) < 2:
+        raise ValueError("The feature LoRA needs at least 2 texts.")
+    peft_model, tokenizer = build_peft_model(spec)
+    peft_model.to(device).eval()  # eval: no dropout; LoRA still gets gradients
+    head = classifier_module(peft_model, spec)
+    for name, param in peft_model.named_parameters():
+        param.requires_grad_("lora_" in name)
+    target = torch.as_tensor(sentence_vectors).float().to(device)
+    initial = classifier_features(spec, texts[:4096], None if pairs is None else pairs[:4096], device=device,
+                                  progress=False, model=peft_model, tokenizer=tokenizer)
+    projection, _ = fit_projection(initial, target[:4096].cpu())
+    linear = nn.Linear(projection.shape[0] - 1, projection.shape[1]).to(device)
+    with torch.no_grad():
+        linear.weight.copy_(projection[:-1].T)
+        linear.bias.copy_(projection[-1])
+    encodings = tokenize(tokenizer, texts, pairs, spec.max_length)
+    params = [p for p in peft_model.parameters() if p.requires_grad] + list(linear.parameters())
+    optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max_train_steps)
+    rng = random.Random(seed)
+    captured = {}
+    hook = head.register_forward_hook(lambda module, inputs, output: captured.__setitem__("x", inputs[0]))
+    losses = []
+    try:
+        for _ in tqdm(range(max_train_steps), desc="feature LoRA", disable=not progress):
+            idx = rng.sample(range(len(texts)), min(batch_size, len(texts)))
+            _, batch = next(batches(encodings, len(idx), tokenizer, idx))
+            peft_model(**{k: v.to(device) for k, v in batch.items()})
+            loss = ((linear(captured["x"]) - target[idx]) ** 2).sum(-1).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(float(loss.detach()))
+    finally:
+        hook.remove()
+    state = {k: v for k, v in adapter_state_dict(peft_model).items() if "lora_" in k}
+    return state, losses
 
 
 def fit_projection(features, sentence_vectors):

@@ -113,8 +113,8 @@ class Text2LoraPipeline(DiffusionPipeline):
         unconditionally. ``condition`` overrides the embedded descriptions with precomputed condition vectors (used
         for interpolation). ``output_type``: "peft" (state dicts) or "vector" (flat weights only).
         ``method``: "diffusion" samples the denoiser (best on tasks like the zoo's); "hypernetwork" writes the
-        ``head_generator``'s classifier head with LoRA at zero (deterministic; better on new tasks, see the
-        evaluation report). Steps, guidance and ``generator`` only affect "diffusion".
+        ``head_generator``'s classifier head and its shared feature LoRA (zero if it has none; deterministic;
+        better on new tasks, see the evaluation report). Steps, guidance and ``generator`` only affect "diffusion".
         """
         tasks = self.check_inputs(task, num_inference_steps, guidance_scale, num_adapters_per_task, method)
         device = self._execution_device
@@ -172,20 +172,22 @@ class Text2LoraPipeline(DiffusionPipeline):
         return Text2LoraPipelineOutput(adapters=adapters, descriptions=descriptions, vectors=vectors)
 
     def _hypernetwork_adapters(self, tasks, num_adapters_per_task, condition, output_type, return_dict):
-        """Adapters whose LoRA weights are zero and whose classifier head comes from ``head_generator``."""
+        """Adapters whose classifier head comes from ``head_generator`` and whose LoRA weights are its shared feature
+        LoRA (zero when it has none)."""
         head = self.head_generator
         if condition is None:
             condition = self.encode_task(tasks)
         condition = condition.to(self._execution_device, head.dtype).repeat_interleave(num_adapters_per_task, dim=0)
         weight, bias = head.classifier_head(condition)
         layout = self.layout
-        keys = (head.config.head_weight_key, head.config.head_bias_key)
-        for key, value in zip(keys, (weight, bias)):
+        written = {head.config.head_weight_key: weight, head.config.head_bias_key: bias}
+        written.update({k: v[None].expand(condition.shape[0], *v.shape) for k, v in head.feature_lora_state().items()})
+        for key, value in written.items():
             if key not in layout.keys or tuple(layout.shapes[layout.keys.index(key)]) != tuple(value.shape[1:]):
                 raise ValueError(f"The head_generator writes '{key}' with shape {tuple(value.shape[1:])}, which the "
                                  f"generator's layout ({layout}) does not hold.")
         vectors = torch.zeros(condition.shape[0], layout.num_params)
-        for key, value in zip(keys, (weight, bias)):
+        for key, value in written.items():
             i = layout.keys.index(key)
             vectors[:, layout.offsets[i]:layout.offsets[i + 1]] = value.reshape(value.shape[0], -1).float().cpu()
         return self._output(vectors, tasks, num_adapters_per_task, output_type, return_dict)

@@ -10,7 +10,13 @@ where ``f(x)`` is the classifier's input (BERT: the pooler output) and ``P`` map
 space (least squares on unlabelled text, fit in closed form and stored as a buffer, as PriorTransformer stores
 clip_mean/clip_std). With ``W = 0`` it starts as the zero-shot classifier cos(text, description) > threshold; training
 on the seen tasks' labelled rows (a task loss, as Text-to-LoRA trains its hypernetwork) learns the correction.
+
+The LoRA weights of every generated adapter are the same: zero, or an optional "feature LoRA" (stored as the
+``feature_lora`` buffer, keys and shapes in the config) trained without labels so that ``f(x)`` predicts the
+sentence embedding better (``text2lora.head_training.train_feature_lora``).
 """
+
+import math
 
 import torch
 from diffusers.configuration_utils import ConfigMixin, register_to_config
@@ -27,13 +33,22 @@ class HeadHypernetwork(ModelMixin, ConfigMixin):
         init_scale: initial ``scale`` (inverse temperature of the zero-shot cosine).
         init_threshold: initial cosine threshold (``b0 = -init_scale * init_threshold``).
         head_weight_key / head_bias_key: the PEFT state-dict keys of the classifier head this model writes.
+        feature_lora_keys / feature_lora_shapes: PEFT keys and shapes of the shared feature LoRA (``None``: LoRA
+            stays at zero); its values are the ``feature_lora`` buffer, flattened in this order.
     """
 
     @register_to_config
     def __init__(self, embedding_dim: int = 384, feature_dim: int = 384, init_scale: float = 20.0,
                  init_threshold: float = 0.2, head_weight_key: str = "base_model.model.classifier.weight",
-                 head_bias_key: str = "base_model.model.classifier.bias"):
+                 head_bias_key: str = "base_model.model.classifier.bias", feature_lora_keys: list = None,
+                 feature_lora_shapes: list = None):
         super().__init__()
+        if (feature_lora_keys is None) != (feature_lora_shapes is None) or (
+                feature_lora_keys is not None and len(feature_lora_keys) != len(feature_lora_shapes)):
+            raise ValueError("feature_lora_keys and feature_lora_shapes must both be given, with one shape per key.")
+        if feature_lora_keys:
+            size = sum(math.prod(shape) for shape in feature_lora_shapes)
+            self.register_buffer("feature_lora", torch.zeros(size))
         self.correction = nn.Linear(embedding_dim, embedding_dim, bias=False)
         nn.init.zeros_(self.correction.weight)
         self.scale = nn.Parameter(torch.tensor(float(init_scale)))
@@ -42,6 +57,25 @@ class HeadHypernetwork(ModelMixin, ConfigMixin):
         nn.init.constant_(self.bias.bias, -float(init_scale) * float(init_threshold))
         # Feature projection P: [f, 1] -> sentence space (identity-free default: zeros until fit).
         self.register_buffer("projection", torch.zeros(feature_dim + 1, embedding_dim))
+
+    def feature_lora_state(self):
+        """The shared feature LoRA as a PEFT state dict (key -> tensor); empty when LoRA stays at zero."""
+        if not self.config.feature_lora_keys:
+            return {}
+        out, offset = {}, 0
+        for key, shape in zip(self.config.feature_lora_keys, self.config.feature_lora_shapes):
+            size = math.prod(shape)
+            out[key] = self.feature_lora[offset:offset + size].reshape(shape)
+            offset += size
+        return out
+
+    def set_feature_lora(self, state):
+        """Store ``state`` (in ``feature_lora_keys`` order, with those shapes) as the feature LoRA."""
+        keys, shapes = self.config.feature_lora_keys or [], self.config.feature_lora_shapes or []
+        if sorted(state) != sorted(keys) or any(tuple(state[k].shape) != tuple(s) for k, s in zip(keys, shapes)):
+            raise ValueError("The feature LoRA's keys and shapes must be the config's feature_lora_keys/_shapes.")
+        with torch.no_grad():
+            self.feature_lora.copy_(torch.cat([state[k].reshape(-1).float() for k in keys]))
 
     def forward(self, condition):
         """(w, b) in the embedder's sentence space for each condition: shapes (batch, embedding_dim), (batch,)."""
