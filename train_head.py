@@ -205,6 +205,9 @@ def main(argv=None):
     head_name = spec.modules_to_save[0]
     weight_key = next(k for k in layout.keys if k.endswith(f"{head_name}.weight"))
     bias_key = next(k for k in layout.keys if k.endswith(f"{head_name}.bias"))
+    foreign = sorted(set(lora_state or {}) - set(layout.keys))
+    if foreign:
+        raise ValueError(f"The feature LoRA has keys the generator's layout does not hold: {foreign[:3]}.")
     lora_keys = [k for k in layout.keys if k in (lora_state or {})]
     model = HeadHypernetwork(embedding_dim=sentence.shape[1], feature_dim=features.shape[1],
                              head_weight_key=weight_key, head_bias_key=bias_key,

@@ -6,6 +6,7 @@ are computed once, then training is cheap matrix algebra over the training tasks
 """
 
 import random
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -47,17 +48,24 @@ def classifier_features(spec, texts, pairs=None, batch_size=128, device="cpu", p
     lengths = [len(x) for x in encodings["input_ids"]]
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
     out = torch.zeros(len(lengths), classifier_linear(head).in_features)
+    with capture_input(head) as captured, torch.no_grad(), tqdm(total=len(order), desc="base features",
+                                                                 disable=not progress) as bar:
+        for idx, batch in batches(encodings, batch_size, tokenizer, order):
+            model(**{k: v.to(device) for k, v in batch.items()})
+            out[idx] = captured["x"].float().cpu()
+            bar.update(len(idx))
+    return out
+
+
+@contextmanager
+def capture_input(module):
+    """While active, the dict it yields holds ``module``'s latest input under "x" (a forward hook)."""
     captured = {}
-    hook = head.register_forward_hook(lambda module, inputs, output: captured.__setitem__("x", inputs[0]))
+    hook = module.register_forward_hook(lambda mod, inputs, output: captured.__setitem__("x", inputs[0]))
     try:
-        with torch.no_grad(), tqdm(total=len(order), desc="base features", disable=not progress) as bar:
-            for idx, batch in batches(encodings, batch_size, tokenizer, order):
-                model(**{k: v.to(device) for k, v in batch.items()})
-                out[idx] = captured["x"].float().cpu()
-                bar.update(len(idx))
+        yield captured
     finally:
         hook.remove()
-    return out
 
 
 def classifier_module(model, spec):
@@ -113,10 +121,8 @@ def train_feature_lora(spec, texts, pairs, sentence_vectors, max_train_steps=600
     optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max_train_steps)
     rng = random.Random(seed)
-    captured = {}
-    hook = head.register_forward_hook(lambda module, inputs, output: captured.__setitem__("x", inputs[0]))
     losses = []
-    try:
+    with capture_input(head) as captured:
         for _ in tqdm(range(max_train_steps), desc="feature LoRA", disable=not progress):
             idx = rng.sample(range(len(texts)), min(batch_size, len(texts)))
             _, batch = next(batches(encodings, len(idx), tokenizer, idx))
@@ -127,8 +133,6 @@ def train_feature_lora(spec, texts, pairs, sentence_vectors, max_train_steps=600
             optimizer.step()
             schedule.step()
             losses.append(float(loss.detach()))
-    finally:
-        hook.remove()
     state = {k: v for k, v in adapter_state_dict(peft_model).items() if "lora_" in k}
     return state, losses
 
