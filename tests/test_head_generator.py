@@ -311,3 +311,5 @@ def test_feature_lora_config_is_checked():
     model.set_feature_lora({"a.lora_A.weight": torch.ones(2, 4)})
     assert float(model.feature_lora_state()["a.lora_A.weight"].sum()) == 8.0
     assert HeadHypernetwork(embedding_dim=4, feature_dim=4).feature_lora_state() == {}
+    with pytest.raises(ValueError, match="no feature LoRA"):
+        HeadHypernetwork(embedding_dim=4, feature_dim=4).set_feature_lora({})

@@ -20,7 +20,7 @@ def classifier_features(spec, texts, pairs=None, batch_size=128, device="cpu", p
     """Input of the base model's classifier head (``spec.modules_to_save[0]``) for every row: with no adapter, or
     with the LoRA weights ``lora_state`` (PEFT keys, e.g. from :func:`train_feature_lora`).
 
-    ``pairs`` may mix sentence pairs and ``None`` (single texts): the two kinds are tokenized in separate groups.
+    ``pairs`` may mix sentence pairs and ``None`` (single texts), as :func:`~text2lora.adapters.tokenize` allows.
     Returns a float32 tensor (len(texts), in_features). The head must be an ``nn.Linear`` with ``num_labels``
     outputs, which is what :class:`~text2lora.models.HeadHypernetwork` writes.
     """
@@ -30,18 +30,6 @@ def classifier_features(spec, texts, pairs=None, batch_size=128, device="cpu", p
         model, tokenizer = build_peft_model(spec, tokenizer=tokenizer)
         load_adapter_weights(model, {**adapter_state_dict(model), **lora_state})  # the head is not read
     model, tokenizer = load_base(spec, model, tokenizer)
-    if pairs is not None and any(p is None for p in pairs):
-        paired = [i for i, p in enumerate(pairs) if p is not None]
-        single = [i for i, p in enumerate(pairs) if p is None]
-        out = None
-        for group, group_pairs in ((single, None), (paired, [pairs[i] for i in paired])):
-            if not group:
-                continue
-            feats = classifier_features(spec, [texts[i] for i in group], group_pairs, batch_size, device, progress,
-                                        model, tokenizer, lora_state)
-            out = torch.zeros(len(texts), feats.shape[1]) if out is None else out
-            out[group] = feats
-        return out
     head = classifier_module(model, spec)
     model.to(device).eval()
     encodings = tokenize(tokenizer, texts, pairs, spec.max_length)

@@ -71,7 +71,9 @@ class HeadHypernetwork(ModelMixin, ConfigMixin):
 
     def set_feature_lora(self, state):
         """Store ``state`` (in ``feature_lora_keys`` order, with those shapes) as the feature LoRA."""
-        keys, shapes = self.config.feature_lora_keys or [], self.config.feature_lora_shapes or []
+        if not self.config.feature_lora_keys:
+            raise ValueError("This head generator has no feature LoRA (feature_lora_keys is None).")
+        keys, shapes = self.config.feature_lora_keys, self.config.feature_lora_shapes
         if sorted(state) != sorted(keys) or any(tuple(state[k].shape) != tuple(s) for k, s in zip(keys, shapes)):
             raise ValueError("The feature LoRA's keys and shapes must be the config's feature_lora_keys/_shapes.")
         with torch.no_grad():
