@@ -31,6 +31,9 @@ def parse_args(argv=None):
     p.add_argument("--method", default="diffusion", choices=["diffusion", "hypernetwork"],
                    help="diffusion: sample the denoiser (tasks like the zoo's); hypernetwork: the head generator added "
                         "by train_head.py (new tasks; see reports/evaluation.md).")
+    p.add_argument("--no_snap", action="store_true",
+                   help="diffusion: condition on the description's own embedding instead of snapping it to the "
+                        "nearest seen task's anchor (the default when the generator has anchors).")
     p.add_argument("--device", default="cpu")
     p.add_argument("--try", dest="try_text", action="append", default=None,
                    help="Classify this text with the generated adapter (repeatable).")
@@ -119,7 +122,8 @@ def main(argv=None):
         swap_scheduler(pipe, args.scheduler)
     generator = torch.Generator(device=args.device).manual_seed(args.seed)
     out = pipe(args.task, num_inference_steps=args.num_inference_steps, guidance_scale=args.guidance_scale,
-               num_adapters_per_task=args.num_adapters, generator=generator, method=args.method)
+               num_adapters_per_task=args.num_adapters, generator=generator, method=args.method,
+               **({"snap_to_seen_tasks": False} if args.no_snap else {}))
     written = []
     peft_model = pipe._peft_model()
     for i, (adapter, description) in enumerate(zip(out.adapters, out.descriptions)):
@@ -130,18 +134,21 @@ def main(argv=None):
                   "method": args.method, "scheduler": pipe.scheduler.__class__.__name__,
                   "num_inference_steps": args.num_inference_steps,
                   "guidance_scale": args.guidance_scale, "seed": args.seed, "sample_index": k}
+        if out.snapped_tasks is not None:
+            config["snapped_to_task"] = out.snapped_tasks[i]
         pipe.save_adapter(adapter, target, description=description, generation_config=config, peft_model=peft_model)
-        written.append((description, target))
+        written.append((description, target, out.snapped_tasks[i] if out.snapped_tasks else None))
     seconds = time.perf_counter() - start
     base = pipe.adapter_spec.base_model
-    for description, target in written:
-        print(f"wrote adapter for {description!r}: {target}")
+    for description, target, snapped in written:
+        matched = f" (conditioned on the seen task {snapped!r}; --no_snap to turn off)" if snapped else ""
+        print(f"wrote adapter for {description!r}{matched}: {target}")
     print(f"({len(written)} adapter(s) in {seconds:.2f}s)")
     print("load it with:")
     print("  from peft import AutoPeftModelForSequenceClassification")
     print(f"  model = AutoPeftModelForSequenceClassification.from_pretrained({written[0][1]!r})  # base: {base}")
     if args.try_text:
-        for description, target in written:
+        for description, target, _ in written:
             probs = try_adapter(target, args.try_text, base)
             for text, p in zip(args.try_text, probs):
                 verdict = "matches" if p >= 0.5 else "does not match"

@@ -188,6 +188,7 @@ def main(argv=None):
     # Data.
     zoo = Zoo.load(args.zoo)
     zoo, tasks, task_ids, conditions = build_training_data(zoo, args, args.embedder)
+    anchors = condition_anchors(zoo, tasks, conditions) if args.condition_type == "text" else None
     from text2lora.layout import LoraLayout
 
     layout = LoraLayout(zoo.layout.keys, zoo.layout.shapes, token_size=args.token_size)
@@ -324,7 +325,7 @@ def main(argv=None):
                 if global_step % args.checkpointing_steps == 0:
                     save_checkpoint(accelerator, args, global_step)
                 if args.validation_steps and global_step % args.validation_steps == 0 and accelerator.is_main_process:
-                    pipe = make_pipeline(accelerator.unwrap_model(denoiser), ema, noise_scheduler, args)
+                    pipe = make_pipeline(accelerator.unwrap_model(denoiser), ema, noise_scheduler, args, anchors)
                     log_validation(pipe, zoo, args, global_step)
             if global_step >= args.max_train_steps:
                 break
@@ -333,7 +334,7 @@ def main(argv=None):
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        pipe = make_pipeline(accelerator.unwrap_model(denoiser), ema, noise_scheduler, args)
+        pipe = make_pipeline(accelerator.unwrap_model(denoiser), ema, noise_scheduler, args, anchors)
         save_pipeline(pipe, args, zoo, tasks, history, time.perf_counter() - start)
         if args.validation_tasks is None or args.validation_tasks:
             log_validation(pipe, zoo, args, global_step, write=True)
@@ -358,7 +359,18 @@ def save_checkpoint(accelerator, args, step):
     logger.info("Saved state to %s", path)
 
 
-def make_pipeline(denoiser, ema, noise_scheduler, args):
+def condition_anchors(zoo, tasks, conditions):
+    """(task names, anchors): per training task, the normalized mean of its training-description embeddings, which the
+    pipeline snaps descriptions to (``snap_to_seen_tasks``)."""
+    from text2lora.embedding import task_anchors
+
+    per_task = {}
+    for row, vectors in zip(zoo.rows, conditions):
+        per_task.setdefault(row["task"], vectors)
+    return tasks, task_anchors([per_task[t].numpy() for t in tasks])
+
+
+def make_pipeline(denoiser, ema, noise_scheduler, args, anchors=None):
     from diffusers import DDIMScheduler
 
     from text2lora.models import LoraDenoiser
@@ -368,6 +380,8 @@ def make_pipeline(denoiser, ema, noise_scheduler, args):
     model.load_state_dict(denoiser.state_dict())
     if ema is not None:
         ema.copy_to(model.parameters())
+    if anchors is not None:
+        model.set_condition_anchors(*anchors)
     model.eval()
     scheduler = DDIMScheduler.from_config(noise_scheduler.config)
     return Text2LoraPipeline(denoiser=model, scheduler=scheduler, embedder=args.embedder)

@@ -53,6 +53,8 @@ def parse_args(argv=None):
     p.add_argument("--feature_lora_learning_rate", type=float, default=1e-3)
     p.add_argument("--val_per_class", type=int, default=32, help="Val rows per label for the validation check.")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save_fp16", action="store_true",
+                   help="Store the head generator's weights in fp16 (from_pretrained upcasts them to float32).")
     p.add_argument("--feature_cache", default=None,
                    help="A .pt file keeping the base features and sentence embeddings between runs (reused when its "
                         "rows match; most of the run time is computing them).")
@@ -242,7 +244,7 @@ def main(argv=None):
                            "mean_balanced_accuracy": float(np.mean(accuracies)),
                            "median_balanced_accuracy": float(np.median(accuracies))},
             "seconds": time.perf_counter() - start}
-    out = write_component(args.generator, args.output_dir, model, info)
+    out = write_component(args.generator, args.output_dir, model.to(torch.float16) if args.save_fp16 else model, info)
     print(f"validation (seen tasks, held-out descriptions, val): mean balanced accuracy "
           f"{info['validation']['mean_balanced_accuracy']:.3f}")
     print(f"wrote {os.path.join(out, 'head_generator')} ({info['seconds']:.0f} s)")

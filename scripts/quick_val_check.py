@@ -38,6 +38,8 @@ def main(argv=None):
     p.add_argument("--val_per_class", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--method", default="diffusion", choices=["diffusion", "hypernetwork"])
+    p.add_argument("--no_snap", action="store_true",
+                   help="Condition on the descriptions' own embeddings (snap_to_seen_tasks=False).")
     p.add_argument("--name", default=None, help="Row name in reports/ablations/README.md.")
     p.add_argument("--training", default=None, help="The command that trained the generator, for the table.")
     args = p.parse_args(argv)
@@ -62,14 +64,16 @@ def main(argv=None):
             fine_tuned = scorer.score(zoo.layout.unflatten(zoo.task_vector(name)), task, "val")
             out = pipe(descriptions, num_inference_steps=args.num_inference_steps,
                        guidance_scale=args.guidance_scale, generator=torch.Generator().manual_seed(args.seed),
-                       method=args.method)
+                       method=args.method, **({"snap_to_seen_tasks": False} if args.no_snap else {}))
             rows.append({"task": name, "split": split, "fine_tuned": fine_tuned,
-                         "generated": [scorer.score(a, task, "val") for a in out.adapters]})
+                         "generated": [scorer.score(a, task, "val") for a in out.adapters],
+                         "snapped_tasks": out.snapped_tasks})
     seen = [r for r in rows if r["split"] == "seen"]
     unseen = [r for r in rows if r["split"] == "unseen"]
     ratios = [np.mean(r["generated"]) / r["fine_tuned"] for r in seen]
     summary = {
-        "generator": args.generator, "method": args.method, "guidance_scale": args.guidance_scale,
+        "generator": args.generator, "method": args.method, "snap": not args.no_snap,
+        "guidance_scale": args.guidance_scale,
         "seen_tasks": len(seen),
         "seen_median_ratio": float(np.median(ratios)), "seen_mean_ratio": float(np.mean(ratios)),
         "seen_generated_mean": float(np.mean([np.mean(r["generated"]) for r in seen])),

@@ -17,6 +17,16 @@ def _unseen_val(runs, name):
     return f"{found[0]:.3f}" if found else "?"
 
 
+def _quick_rows(runs, columns, sort_key):
+    """Table rows of quick val checks: name, training, then the given summary columns (floats to 3 digits)."""
+    rows = []
+    for d in sorted(runs, key=lambda d: d["summary"][sort_key]):
+        values = [d["summary"][c] for c in columns]
+        cells = [d["name"], d["training"], *(f"{v:.3f}" if isinstance(v, float) else str(v) for v in values)]
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--folder", default=os.path.join(ROOT, "reports", "ablations"))
@@ -52,7 +62,38 @@ def main(argv=None):
                          f"{d['zero_shot_projected']:.3f} | {d['zero_shot_label_free']:.3f} |")
         lines.append("")
     every = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(args.folder, "quick_val_*.json")))]
-    quick = [d for d in every if d["summary"].get("method", "diffusion") == "diffusion"]
+    quick = [d for d in every if d["summary"].get("method", "diffusion") == "diffusion" and "snap" not in d["summary"]]
+    snap = [d for d in every if d["summary"].get("method", "diffusion") == "diffusion" and "snap" in d["summary"]]
+    matching = os.path.join(args.folder, "snap_matching.json")
+    if os.path.exists(matching) or snap:
+        lines += ["## Session 7: condition snapping (`snap_to_seen_tasks`)", "",
+                  "The diffusion generator reproduces a seen task's adapter from a training description (question 2's "
+                  "`ratio_train_description` in reports/evaluation.md) but often not from a paraphrase, which lands "
+                  "between tasks. Snapping conditions "
+                  "on the anchor of the seen task the description is closest to instead.", ""]
+    if os.path.exists(matching):
+        m = json.load(open(matching))
+        s_ = m["summary"]
+        lines += [f"Which task does a description find? `{m['command']}` ({s_['seen_tasks']} seen tasks, "
+                  f"{s_['training_descriptions']} training descriptions). Selection column: cross-validation over "
+                  "the training descriptions; held-out columns are a diagnosis (evaluate.py uses descriptions 0 and "
+                  "1).", "",
+                  "| matcher | CV, training descriptions | " + " | ".join(
+                      f"held-out {k.split('_')[-1]}" for k in s_["heldout_accuracy"]) + " |",
+                  "|---|---|" + "---|" * len(s_["heldout_accuracy"])]
+        for key, label in (("nearest_description", "nearest training description"),
+                           ("nearest_anchor", "nearest anchor (shipped)")):
+            lines.append(f"| {label} | {s_['cv_accuracy'][key]:.3f} | " + " | ".join(
+                f"{v[key]:.3f}" for v in s_["heldout_accuracy"].values()) + " |")
+        lines.append("")
+    if snap:
+        lines += ["The shipped generator with and without snapping, `scripts/quick_val_check.py` (every 5th seen task, "
+                  "its 3 held-out descriptions, capped val rows; `--no_snap` turns snapping off):", "",
+                  "| run | generator | snap | seen median ratio | seen mean ratio | seen generated | "
+                  "unseen generated (val) |", "|---|---|---|---|---|---|---|"]
+        lines += _quick_rows(snap, ["snap", "seen_median_ratio", "seen_mean_ratio", "seen_generated_mean",
+                                    "unseen_generated_mean"], "seen_median_ratio")
+        lines.append("")
     heads = [d for d in every if d["summary"].get("method") == "hypernetwork"]
     if heads:
         lines += ["## Sessions 3, 5 and 6: the head generator (`method=\"hypernetwork\"`)", "",
@@ -67,11 +108,8 @@ def main(argv=None):
                   "split of the probe above (`head (val)`).", "",
                   "| run | training | seen median ratio | seen generated | unseen generated (val) | "
                   "unseen fine-tuned (val) |", "|---|---|---|---|---|---|"]
-        for d in sorted(heads, key=lambda d: d["summary"]["unseen_generated_mean"]):
-            s = d["summary"]
-            lines.append(f"| {d['name']} | {d['training']} | {s['seen_median_ratio']:.3f} | "
-                         f"{s['seen_generated_mean']:.3f} | {s['unseen_generated_mean']:.3f} | "
-                         f"{s['unseen_fine_tuned_mean']:.3f} |")
+        lines += _quick_rows(heads, ["seen_median_ratio", "seen_generated_mean", "unseen_generated_mean",
+                                     "unseen_fine_tuned_mean"], "unseen_generated_mean")
         lines.append("")
     if quick:
         lines += ["## Session 2: description augmentation and condition augmentation", "",
@@ -80,11 +118,8 @@ def main(argv=None):
                   "description). Ratio = generated / fine-tuned val accuracy per task.", "",
                   "| run | training | seen tasks | median ratio | mean ratio | seen generated | seen fine-tuned "
                   "| unseen generated (val) |", "|---|---|---|---|---|---|---|---|"]
-        for d in sorted(quick, key=lambda d: d["summary"]["seen_median_ratio"]):
-            s = d["summary"]
-            lines.append(f"| {d['name']} | {d['training']} | {s['seen_tasks']} | {s['seen_median_ratio']:.3f} | "
-                         f"{s['seen_mean_ratio']:.3f} | {s['seen_generated_mean']:.3f} | "
-                         f"{s['seen_fine_tuned_mean']:.3f} | {s['unseen_generated_mean']:.3f} |")
+        lines += _quick_rows(quick, ["seen_tasks", "seen_median_ratio", "seen_mean_ratio", "seen_generated_mean",
+                                     "seen_fine_tuned_mean", "unseen_generated_mean"], "seen_median_ratio")
         lines += ["", quick[0].get("note", ""), ""]
 
     for name in ("generator_partial_zoo.json", "generator_full_zoo.json"):

@@ -166,6 +166,8 @@ def test_generate_cli_end_to_end(tiny_generator, tmp_path):
     assert "label" in result.stdout
     config = json.load(open(target / "generation_config.json"))
     assert config["description"] == "detect good texts" and config["seed"] == 7
+    train_tasks = json.load(open(os.path.join(tiny_generator, "training_info.json")))["train_tasks"]
+    assert config["snapped_to_task"] in train_tasks and repr(config["snapped_to_task"]) in result.stdout
     # Loads with plain PEFT and no missing/unexpected keys.
     from peft import PeftModel, get_peft_model_state_dict
     from peft.utils import load_peft_weights
@@ -180,6 +182,97 @@ def test_generate_cli_end_to_end(tiny_generator, tmp_path):
     expected = get_peft_model_state_dict(model)
     assert set(saved) == set(expected)
     assert (target / "README.md").read_text().startswith("---")
+
+
+def test_condition_anchors_are_the_task_description_means_and_snap_descriptions(tiny_generator, tiny_zoo, tiny_base,
+                                                                               tmp_path):
+    import numpy as np
+
+    from text2lora import Text2LoraPipeline
+    from text2lora.embedding import embed
+    from text2lora.zoo import Zoo
+
+    pipe = Text2LoraPipeline.from_pretrained(tiny_generator)
+    pipe.set_progress_bar_config(disable=True)
+    denoiser = pipe.denoiser
+    tasks = json.load(open(os.path.join(tiny_generator, "training_info.json")))["train_tasks"]
+    assert denoiser.config.anchor_tasks == tasks
+    zoo = Zoo.load(tiny_zoo)
+    for i, name in enumerate(tasks):
+        mean = embed(zoo.task_row(name)["descriptions"], tiny_base).mean(0)
+        expected = torch.from_numpy(mean / np.linalg.norm(mean))
+        assert torch.allclose(denoiser.anchor_embeddings[i].float(), expected, atol=1e-3), name
+    # Each anchor snaps to its own task; snapping changes only the condition.
+    snapped, names = denoiser.snap_condition(denoiser.anchor_embeddings.float() * 3.0)
+    assert names == tasks and torch.equal(snapped, denoiser.anchor_embeddings.float())
+    descriptions = ["detect good texts", "spot sport"]
+    out = pipe(descriptions, num_inference_steps=3, num_adapters_per_task=2, generator=torch.Generator().manual_seed(0))
+    anchors, expected_names = denoiser.snap_condition(pipe.encode_task(descriptions))
+    assert out.snapped_tasks == [n for n in expected_names for _ in range(2)]
+    direct = pipe(descriptions, num_inference_steps=3, num_adapters_per_task=2, condition=anchors,
+                  generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out.vectors, direct.vectors) and direct.snapped_tasks is None
+    raw = pipe(descriptions, num_inference_steps=3, num_adapters_per_task=2, snap_to_seen_tasks=False,
+               generator=torch.Generator().manual_seed(0))
+    own = pipe(descriptions, num_inference_steps=3, num_adapters_per_task=2, condition=pipe.encode_task(descriptions),
+               generator=torch.Generator().manual_seed(0))
+    assert raw.snapped_tasks is None and torch.equal(raw.vectors, own.vectors)
+    # The anchors round-trip through save_pretrained.
+    pipe.save_pretrained(tmp_path / "p")
+    again = Text2LoraPipeline.from_pretrained(tmp_path / "p")
+    assert again.denoiser.config.anchor_tasks == tasks
+    assert torch.equal(again.denoiser.anchor_embeddings, denoiser.anchor_embeddings)
+
+
+def test_condition_anchor_errors(tiny_generator):
+    from text2lora import Text2LoraPipeline
+    from text2lora.models import LoraDenoiser
+
+    pipe = Text2LoraPipeline.from_pretrained(tiny_generator)
+    config = dict(pipe.denoiser.config)
+    config["anchor_tasks"] = None
+    plain = LoraDenoiser.from_config(config)
+    assert not plain.has_condition_anchors
+    pipe.denoiser = plain
+    with pytest.raises(ValueError, match="condition anchors"):
+        pipe("detect good texts", snap_to_seen_tasks=True)
+    assert pipe("detect good texts", num_inference_steps=2).snapped_tasks is None
+    with pytest.raises(ValueError, match="shape"):
+        plain.set_condition_anchors(["a", "b"], torch.ones(3, plain.config.condition_dim))
+    with pytest.raises(ValueError, match="unique"):
+        plain.set_condition_anchors(["a", "a"], torch.ones(2, plain.config.condition_dim))
+
+
+def test_add_condition_anchors_script_reproduces_train_anchors(tiny_generator, tmp_path):
+    """An older generator (no anchors) gets exactly the anchors train.py writes, and unchanged weights."""
+    import shutil
+
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    from add_condition_anchors import main as add_anchors
+
+    from text2lora.models import LoraDenoiser
+
+    gen = tmp_path / "gen"
+    shutil.copytree(tiny_generator, gen)
+    original = LoraDenoiser.from_pretrained(gen / "denoiser")
+    config = dict(original.config)
+    config["anchor_tasks"] = None
+    old = LoraDenoiser.from_config(config)
+    state = {k: v for k, v in original.state_dict().items() if k != "anchor_embeddings"}
+    old.load_state_dict(state)
+    shutil.rmtree(gen / "denoiser")
+    old.save_pretrained(gen / "denoiser")
+    assert not LoraDenoiser.from_pretrained(gen / "denoiser").has_condition_anchors
+    add_anchors(["--generator", str(gen)])
+    again = LoraDenoiser.from_pretrained(gen / "denoiser")
+    assert again.config.anchor_tasks == original.config.anchor_tasks
+    assert torch.allclose(again.anchor_embeddings, original.anchor_embeddings, atol=1e-6)
+    for k, v in state.items():
+        assert torch.equal(again.state_dict()[k], v), k
+    assert not os.path.exists(gen / "denoiser.tmp") and not os.path.exists(gen / "denoiser.old")
+    assert "_name_or_path" not in json.load(open(gen / "denoiser" / "config.json"))
+    with pytest.raises(ValueError, match="not a generator"):
+        add_anchors(["--generator", str(tmp_path / "missing")])
 
 
 @pytest.mark.parametrize("args, message", [

@@ -54,3 +54,19 @@ def zero_shot_accuracy(description_vector, val_vectors, val_labels, test_vectors
 
     threshold = best_threshold(val_vectors @ description_vector, np.asarray(val_labels))
     return balanced_accuracy(test_labels, test_vectors @ description_vector >= threshold)
+
+
+def task_anchors(vectors_per_task):
+    """One condition anchor per task: the L2-normalized mean of the task's (unit) description embeddings. Input: a list
+    of (n_i, dim) arrays; output: float32 (num_tasks, dim)."""
+    anchors = []
+    for i, vectors in enumerate(vectors_per_task):
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, np.shape(vectors)[-1])
+        if len(vectors) == 0:
+            raise ValueError(f"Task {i} has no description embeddings to make an anchor from.")
+        mean = vectors.mean(0)
+        norm = np.linalg.norm(mean)
+        if not np.isfinite(norm) or norm < 1e-8:
+            raise ValueError(f"Task {i}'s description embeddings average to zero; it cannot have an anchor.")
+        anchors.append(mean / norm)
+    return np.stack(anchors).astype(np.float32)

@@ -179,15 +179,19 @@ class Evaluator:
     def has_hypernetwork(self):
         return getattr(self.pipeline, "head_generator", None) is not None
 
-    def generate_vectors(self, descriptions, num_samples=1, seed=None, condition=None, method="diffusion"):
+    def generate_vectors(self, descriptions, num_samples=1, seed=None, condition=None, method="diffusion",
+                         return_output=False, snap_to_seen_tasks=None):
+        """Flat generated weights (or, with ``return_output``, the whole pipeline output). ``snap_to_seen_tasks``:
+        as in the pipeline (None: its default)."""
         if self.pipeline is None:
             raise ValueError("This evaluator has no generator pipeline.")
         generator = torch.Generator().manual_seed(self.seed if seed is None else seed)
         out = self.pipeline(descriptions if condition is None else ["_"] * len(condition),
                             num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
                             num_adapters_per_task=num_samples, generator=generator, condition=condition,
-                            output_type="vector", method=method)
-        return out.vectors
+                            output_type="vector", method=method,
+                            **({} if method != "diffusion" else {"snap_to_seen_tasks": snap_to_seen_tasks}))
+        return out if return_output else out.vectors
 
     # -- one task, every method -----------------------------------------------------------------------------------
     def evaluate_task(self, task, descriptions, num_samples=1, controls=False, mismatched_description=None,
@@ -214,7 +218,8 @@ class Evaluator:
         result["retrieval"] = float(np.mean(scores))
         result["retrieved_tasks"] = retrieved
         if self.pipeline is not None:
-            vectors = self.generate_vectors(list(descriptions), num_samples=num_samples)
+            out = self.generate_vectors(list(descriptions), num_samples=num_samples, return_output=True)
+            vectors = out.vectors
             accs = [self.score_vector(v, task) for v in vectors]
             self.generated_log.append((task.name, task.family, task.split, vectors[0]))
             per_description = np.asarray(accs).reshape(len(descriptions), num_samples)
@@ -222,6 +227,12 @@ class Evaluator:
             result["generated_best"] = float(np.max(accs))
             result["generated_std"] = float(np.std(accs))
             result["generated_per_description"] = per_description.mean(1).tolist()
+            if out.snapped_tasks is not None:
+                # The seen task each description was snapped to, and that task's zoo adapter (a retrieval baseline
+                # that matches descriptions to tasks the same way).
+                snapped = out.snapped_tasks[::num_samples]
+                result["snapped_tasks"] = snapped
+                result["retrieval_snapped"] = float(np.mean([self.score_zoo_adapter(t, task) for t in snapped]))
             if "fine_tuned" in result:
                 distances = torch.cdist(vectors, self.zoo.vectors).min(1).values
                 result["generated_to_nearest_zoo_l2"] = float(distances.mean())

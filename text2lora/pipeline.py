@@ -16,11 +16,14 @@ from .layout import LoraLayout
 
 class Text2LoraPipelineOutput(BaseOutput):
     """``adapters``: one PEFT state dict per generated adapter (task-major order); ``descriptions``: the
-    description each adapter was generated from; ``vectors``: the flat float32 weights (batch, num_params)."""
+    description each adapter was generated from; ``vectors``: the flat float32 weights (batch, num_params);
+    ``snapped_tasks``: for each adapter, the seen task whose condition anchor it was generated from (``None`` when the
+    condition was not snapped)."""
 
     adapters: list
     descriptions: list
     vectors: torch.Tensor
+    snapped_tasks: list = None
 
 
 class NonFiniteWeightsError(ValueError):
@@ -54,11 +57,13 @@ class Text2LoraPipeline(DiffusionPipeline):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
-        """Load like any DiffusionPipeline; a generator shipped in fp16 is upcast to float32 unless ``torch_dtype``
+        """Load like any DiffusionPipeline; components shipped in fp16 are upcast to float32 unless ``torch_dtype``
         is given."""
         pipe = super().from_pretrained(pretrained_model_name_or_path, **kwargs)
-        if "torch_dtype" not in kwargs and pipe.denoiser.dtype != torch.float32:
-            pipe.denoiser.to(torch.float32)
+        if "torch_dtype" not in kwargs:
+            for model in (pipe.denoiser, pipe.head_generator):
+                if model is not None and model.dtype != torch.float32:
+                    model.to(torch.float32)
         return pipe
 
     # -- helpers --------------------------------------------------------------------------------------------------
@@ -106,7 +111,7 @@ class Text2LoraPipeline(DiffusionPipeline):
     # -- generation ---------------------------------------------------------------------------------------------
     @torch.no_grad()
     def __call__(self, task, num_inference_steps=25, guidance_scale=1.0, num_adapters_per_task=1, generator=None,
-                 condition=None, output_type="peft", return_dict=True, method="diffusion"):
+                 condition=None, output_type="peft", return_dict=True, method="diffusion", snap_to_seen_tasks=None):
         """Sample adapters for ``task`` (a description, a list of them, or task ids for a task-id denoiser).
 
         ``guidance_scale`` 1.0 samples the plain conditional model; > 1 applies classifier-free guidance; 0 samples
@@ -115,6 +120,11 @@ class Text2LoraPipeline(DiffusionPipeline):
         ``method``: "diffusion" samples the denoiser (best on tasks like the zoo's); "hypernetwork" writes the
         ``head_generator``'s classifier head and its shared feature LoRA (zero if it has none; deterministic;
         better on new tasks, see the evaluation report). Steps, guidance and ``generator`` only affect "diffusion".
+        ``snap_to_seen_tasks`` ("diffusion" with descriptions only): condition on the anchor of the training task the
+        description is closest to (the normalized mean of that task's training-description embeddings) instead of on
+        the description's own embedding; ``None`` snaps when the denoiser has anchors. Snapping makes paraphrases of
+        seen tasks reliable; it never makes a new task's adapter (use ``method="hypernetwork"`` for those). An
+        explicit ``condition`` is never snapped.
         """
         tasks = self.check_inputs(task, num_inference_steps, guidance_scale, num_adapters_per_task, method)
         device = self._execution_device
@@ -123,10 +133,19 @@ class Text2LoraPipeline(DiffusionPipeline):
         if method == "hypernetwork":
             return self._hypernetwork_adapters(tasks, num_adapters_per_task, condition, output_type, return_dict)
 
-        # 1. Condition.
+        # 1. Condition (a description embedding, or the anchor of the seen task it is closest to).
+        if snap_to_seen_tasks is None:
+            snap_to_seen_tasks = denoiser.has_condition_anchors
+        elif snap_to_seen_tasks and not denoiser.has_condition_anchors:
+            raise ValueError("snap_to_seen_tasks=True needs a denoiser with condition anchors (a text denoiser trained "
+                             "by a current train.py, or see scripts/add_condition_anchors.py).")
+        snapped_tasks = None
         if condition is None:
             if denoiser.config.condition_type == "text":
                 condition = self.encode_task(tasks)
+                if snap_to_seen_tasks:
+                    condition, snapped_tasks = denoiser.snap_condition(condition)
+                    snapped_tasks = [s for s in snapped_tasks for _ in range(num_adapters_per_task)]
             else:
                 condition = torch.tensor(tasks)
         condition = condition.to(device)
@@ -159,9 +178,9 @@ class Text2LoraPipeline(DiffusionPipeline):
         vectors = denoiser.decode(sample).cpu()
         self.maybe_free_model_hooks()
         return self._output(vectors, tasks, num_adapters_per_task, output_type, return_dict,
-                            "Try fewer guidance or more steps.")
+                            "Try fewer guidance or more steps.", snapped_tasks)
 
-    def _output(self, vectors, tasks, num_adapters_per_task, output_type, return_dict, hint=""):
+    def _output(self, vectors, tasks, num_adapters_per_task, output_type, return_dict, hint="", snapped_tasks=None):
         """Check the flat weights are finite, then split them into PEFT state dicts (the pipeline's output)."""
         if not torch.isfinite(vectors).all():
             raise NonFiniteWeightsError(f"The generated weights contain NaN or Inf; nothing was written. {hint}")
@@ -169,7 +188,8 @@ class Text2LoraPipeline(DiffusionPipeline):
         adapters = [] if output_type == "vector" else [self.layout.unflatten(v) for v in vectors]
         if not return_dict:
             return adapters, descriptions, vectors
-        return Text2LoraPipelineOutput(adapters=adapters, descriptions=descriptions, vectors=vectors)
+        return Text2LoraPipelineOutput(adapters=adapters, descriptions=descriptions, vectors=vectors,
+                                       snapped_tasks=snapped_tasks)
 
     def _hypernetwork_adapters(self, tasks, num_adapters_per_task, condition, output_type, return_dict):
         """Adapters whose classifier head comes from ``head_generator`` and whose LoRA weights are its shared feature

@@ -64,6 +64,11 @@ class LoraDenoiser(ModelMixin, ConfigMixin):
     the timestep embedding and modulates every block's norms. A learned null condition serves classifier-free
     guidance. ``param_mean``/``param_std`` hold the zoo's normalization statistics (as PriorTransformer keeps
     ``clip_mean``/``clip_std``): the model works in normalized space and :meth:`denormalize` maps samples back.
+
+    A text denoiser can also hold **condition anchors** (``anchor_tasks`` in its config, ``anchor_embeddings`` in its
+    weights): one unit vector per training task, the normalized mean of that task's training-description embeddings,
+    written by ``train.py`` (:meth:`set_condition_anchors`). :meth:`snap_condition` maps a description embedding to
+    the anchor of the task it is closest to, so a paraphrase of a seen task conditions the model where it was trained.
     """
 
     @register_to_config
@@ -82,6 +87,7 @@ class LoraDenoiser(ModelMixin, ConfigMixin):
         latent_dim: int = 0,
         latent_token_size: int = 10,
         condition_skip: bool = True,
+        anchor_tasks: list = None,
     ):
         super().__init__()
         if layout is None:
@@ -111,6 +117,10 @@ class LoraDenoiser(ModelMixin, ConfigMixin):
             self.param_mean = nn.Parameter(torch.zeros(n, size), requires_grad=False)
             self.param_std = nn.Parameter(torch.ones(n, size), requires_grad=False)
         self.sample_shape = (n, size)
+        if anchor_tasks:
+            if condition_type != "text":
+                raise ValueError("Condition anchors need condition_type='text'.")
+            self.anchor_embeddings = nn.Parameter(torch.zeros(len(anchor_tasks), condition_dim), requires_grad=False)
         self.register_buffer("token_layer", ids["layer"], persistent=False)
         self.register_buffer("token_module", ids["module"], persistent=False)
         self.register_buffer("token_kind", ids["kind"], persistent=False)
@@ -192,6 +202,39 @@ class LoraDenoiser(ModelMixin, ConfigMixin):
         if self.config.condition_type == "text":
             return self.null_condition[None].expand(batch_size, -1)
         return torch.full((batch_size,), self.config.num_tasks, dtype=torch.long, device=self.device)
+
+    @property
+    def has_condition_anchors(self):
+        return bool(self.config.anchor_tasks)
+
+    @torch.no_grad()
+    def set_condition_anchors(self, task_names, anchors):
+        """Store one anchor per training task: ``anchors`` (num_tasks, condition_dim), each row the L2-normalized mean
+        of the task's training-description embeddings (see :func:`text2lora.embedding.task_anchors`)."""
+        anchors = torch.as_tensor(anchors, dtype=torch.float32)
+        task_names = [str(t) for t in task_names]
+        if self.config.condition_type != "text":
+            raise ValueError("Condition anchors need condition_type='text'.")
+        if anchors.ndim != 2 or anchors.shape != (len(task_names), self.config.condition_dim):
+            raise ValueError(f"anchors must have shape ({len(task_names)}, {self.config.condition_dim}) for "
+                             f"{len(task_names)} tasks, got {tuple(anchors.shape)}.")
+        if not task_names or len(set(task_names)) != len(task_names):
+            raise ValueError("Condition anchors need at least one task and unique task names.")
+        if not torch.isfinite(anchors).all():
+            raise ValueError("Condition anchors must be finite.")
+        self.register_to_config(anchor_tasks=task_names)
+        self.anchor_embeddings = nn.Parameter(anchors.to(self.device, self.dtype), requires_grad=False)
+
+    @torch.no_grad()
+    def snap_condition(self, condition):
+        """Replace each description embedding by the anchor it is most cosine-similar to. Returns (anchors, names of
+        the matched tasks)."""
+        if not self.has_condition_anchors:
+            raise ValueError("This denoiser has no condition anchors (train it with a current train.py).")
+        anchors = self.anchor_embeddings.float()
+        condition = torch.nn.functional.normalize(condition.float().to(anchors.device), dim=-1)
+        index = (condition @ anchors.T).argmax(-1)
+        return anchors[index], [self.config.anchor_tasks[i] for i in index.tolist()]
 
     def embed_condition(self, condition, drop_mask=None):
         """Project the condition; rows where ``drop_mask`` is True use the null condition."""
