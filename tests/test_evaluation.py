@@ -130,6 +130,15 @@ def test_evaluate_resumes_finished_task_rows(tiny_generator_dir, tiny_zoo, tiny_
     first = evaluate.main(argv + ["2"])
     saved = sorted(p.name for p in (tmp_path / "work").rglob("*.json"))
     assert saved == sorted([f"{n}.json" for n in names["seen"] + names["unseen"]])
+    # The tiny generator has condition anchors: rows name the snapped tasks and also score the unsnapped condition.
+    rows = first["question_2"]["tasks"]
+    assert all(set(r["snapped_tasks"]) <= set(names["seen"]) and len(r["snapped_tasks"]) == len(r["descriptions"])
+               for r in rows)
+    assert all(0.0 <= r["generated_unsnapped"] <= 1.0 and 0.0 <= r["retrieval_snapped"] <= 1.0 for r in rows)
+    snapping = first["question_2"]["snapping"]
+    assert snapping["descriptions"] == sum(len(r["descriptions"]) for r in rows)
+    assert snapping["matched_own_task"] == sum(t == r["task"] for r in rows for t in r["snapped_tasks"])
+    assert "ratio_unsnapped" in (tmp_path / "reports" / "evaluation.md").read_text()
 
     def fail(*args, **kwargs):
         raise AssertionError("a finished task was evaluated again")
