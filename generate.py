@@ -123,7 +123,7 @@ def main(argv=None):
     generator = torch.Generator(device=args.device).manual_seed(args.seed)
     out = pipe(args.task, num_inference_steps=args.num_inference_steps, guidance_scale=args.guidance_scale,
                num_adapters_per_task=args.num_adapters, generator=generator, method=args.method,
-               **({"snap_to_seen_tasks": False} if args.no_snap else {}))
+               snap_to_seen_tasks=False if args.no_snap else None)
     written = []
     peft_model = pipe._peft_model()
     for i, (adapter, description) in enumerate(zip(out.adapters, out.descriptions)):
@@ -134,10 +134,11 @@ def main(argv=None):
                   "method": args.method, "scheduler": pipe.scheduler.__class__.__name__,
                   "num_inference_steps": args.num_inference_steps,
                   "guidance_scale": args.guidance_scale, "seed": args.seed, "sample_index": k}
-        if out.snapped_tasks is not None:
-            config["snapped_to_task"] = out.snapped_tasks[i]
+        snapped = out.snapped_tasks[i] if out.snapped_tasks is not None else None
+        if snapped is not None:
+            config["snapped_to_task"] = snapped
         pipe.save_adapter(adapter, target, description=description, generation_config=config, peft_model=peft_model)
-        written.append((description, target, out.snapped_tasks[i] if out.snapped_tasks else None))
+        written.append((description, target, snapped))
     seconds = time.perf_counter() - start
     base = pipe.adapter_spec.base_model
     for description, target, snapped in written:

@@ -11,7 +11,6 @@ its weights are unchanged.
 import argparse
 import json
 import os
-import shutil
 import sys
 
 
@@ -23,6 +22,7 @@ def main(argv=None):
 
     from safetensors import safe_open
 
+    from text2lora.adapters import atomic_directory
     from text2lora.models import LoraDenoiser
     from text2lora.zoo import Zoo
     from train import build_training_data, condition_anchors
@@ -45,21 +45,15 @@ def main(argv=None):
         dtype = f.get_tensor(next(iter(f.keys()))).dtype  # the stored dtype (fp16 for the shipped generator)
     denoiser = LoraDenoiser.from_pretrained(denoiser_dir, torch_dtype=dtype)
     denoiser.set_condition_anchors(*condition_anchors(zoo, tasks, conditions))
-    tmp = denoiser_dir + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    denoiser.save_pretrained(tmp)
-    config_path = os.path.join(tmp, "config.json")
-    with open(config_path) as f:
-        config = json.load(f)
-    config.pop("_name_or_path", None)  # a loaded model records its source path; train.py's output has none
-    with open(config_path, "w") as f:
-        json.dump(config, f, indent=2, sort_keys=True)
-        f.write("\n")
-    old = denoiser_dir + ".old"
-    shutil.rmtree(old, ignore_errors=True)
-    os.replace(denoiser_dir, old)
-    os.replace(tmp, denoiser_dir)
-    shutil.rmtree(old)
+    with atomic_directory(denoiser_dir, prefix=".tmp-denoiser-") as tmp:
+        denoiser.save_pretrained(tmp)
+        config_path = os.path.join(tmp, "config.json")
+        with open(config_path) as f:
+            config = json.load(f)
+        config.pop("_name_or_path", None)  # a loaded model records its source path; train.py's output has none
+        with open(config_path, "w") as f:
+            json.dump(config, f, indent=2, sort_keys=True)
+            f.write("\n")
     print(f"wrote {len(tasks)} condition anchors to {denoiser_dir}")
 
 

@@ -64,7 +64,7 @@ def main(argv=None):
             fine_tuned = scorer.score(zoo.layout.unflatten(zoo.task_vector(name)), task, "val")
             out = pipe(descriptions, num_inference_steps=args.num_inference_steps,
                        guidance_scale=args.guidance_scale, generator=torch.Generator().manual_seed(args.seed),
-                       method=args.method, **({"snap_to_seen_tasks": False} if args.no_snap else {}))
+                       method=args.method, snap_to_seen_tasks=False if args.no_snap else None)
             rows.append({"task": name, "split": split, "fine_tuned": fine_tuned,
                          "generated": [scorer.score(a, task, "val") for a in out.adapters],
                          "snapped_tasks": out.snapped_tasks})
