@@ -655,7 +655,8 @@ def update_generator_card(generator_dir, report):
 
     with open(os.path.join(generator_dir, "training_info.json")) as f:
         info = json.load(f)
-    args = SimpleNamespace(**info["training_args"])
+    # Write beside the generator, wherever it was trained (training_args.output_dir may be another folder).
+    args = SimpleNamespace(**{**info["training_args"], "output_dir": generator_dir})
     table = []
     q2, q3 = report.get("question_2"), report.get("question_3")
     if q2:

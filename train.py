@@ -68,8 +68,11 @@ def parse_args(argv=None):
     p.add_argument("--condition_mix", type=float, default=0.5,
                    help="Probability that a training condition is a random convex mix (Dirichlet(1)) of the task's "
                         "description embeddings instead of one of them.")
-    p.add_argument("--condition_noise", type=float, default=0.5,
+    p.add_argument("--condition_noise", type=float, default=0.2,
                    help="Norm of the Gaussian noise added to each (unit) training condition before re-normalizing.")
+    p.add_argument("--anchor_condition_prob", type=float, default=0.25,
+                   help="Probability that a training condition is the task's condition anchor (the normalized mean of "
+                        "its description embeddings, which the pipeline snaps descriptions to), with no noise.")
     p.add_argument("--descriptions_per_task", type=int, default=None,
                    help="Use only the first N training descriptions of each task (default: all).")
     p.add_argument("--checkpointing_steps", type=int, default=500)
@@ -84,8 +87,8 @@ def parse_args(argv=None):
     p.add_argument("--hub_private", action="store_true")
     p.add_argument("--dataloader_num_workers", type=int, default=0)
     args = p.parse_args(argv)
-    if not 0.0 <= args.condition_mix <= 1.0 or args.condition_noise < 0:
-        p.error("--condition_mix must be in [0, 1] and --condition_noise >= 0")
+    if not 0.0 <= args.condition_mix <= 1.0 or args.condition_noise < 0 or not 0.0 <= args.anchor_condition_prob <= 1.0:
+        p.error("--condition_mix and --anchor_condition_prob must be in [0, 1] and --condition_noise >= 0")
     if args.checkpointing_steps < 1 or args.max_train_steps < 1 or args.train_batch_size < 1:
         p.error("--checkpointing_steps, --max_train_steps and --train_batch_size must be >= 1")
     if args.push_to_hub and not args.hub_model_id:
@@ -100,23 +103,28 @@ class ZooDataset(torch.utils.data.Dataset):
     Condition augmentation (text conditions only) makes the description -> adapter map smooth around each task:
     with probability ``mix`` the condition is a random convex combination of the task's description embeddings,
     and ``noise`` (a norm) adds an isotropic Gaussian perturbation; the result is re-normalized to unit length,
-    like the embedder's outputs.
+    like the embedder's outputs. With probability ``anchor`` the condition is instead the task's anchor (the normalized
+    mean of its description embeddings), exactly what a snapped description is conditioned on.
     """
 
-    def __init__(self, tokens, conditions, seed=0, mix=0.0, noise=0.0):
+    def __init__(self, tokens, conditions, seed=0, mix=0.0, noise=0.0, anchor=0.0):
         self.tokens = tokens  # (N, num_tokens, token_size), normalized
         self.conditions = conditions  # list of (n_desc, dim) tensors, or an (N,) long tensor of task ids
         self.rng = random.Random(seed)
         self.generator = torch.Generator().manual_seed(seed)
         self.mix = mix
         self.noise = noise
+        self.anchor = anchor
 
     def __len__(self):
         return len(self.tokens)
 
     def __getitem__(self, i):
         cond = self.conditions[i]
-        if cond.dim() == 2 and cond.shape[0] > 0:
+        if cond.dim() == 2 and cond.shape[0] > 0 and self.anchor and self.rng.random() < self.anchor:
+            mean = cond.mean(0)
+            cond = mean / mean.norm().clamp_min(1e-8)
+        elif cond.dim() == 2 and cond.shape[0] > 0:
             if self.mix and cond.shape[0] > 1 and self.rng.random() < self.mix:
                 # Dirichlet(1, ..., 1) weights: normalized Exponential(1) draws.
                 weights = -torch.rand(cond.shape[0], generator=self.generator).clamp_min(1e-12).log()
@@ -242,7 +250,7 @@ def main(argv=None):
     trainable = [p for p in denoiser.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=args.learning_rate, weight_decay=args.adam_weight_decay)
     dataset = ZooDataset(tokens, conditions, seed=args.seed + accelerator.process_index, mix=args.condition_mix,
-                         noise=args.condition_noise)
+                         noise=args.condition_noise, anchor=args.anchor_condition_prob)
     dataloader = torch.utils.data.DataLoader(dataset, batch_size=args.train_batch_size, shuffle=True, drop_last=False,
                                              num_workers=args.dataloader_num_workers)
     steps_per_epoch = math.ceil(len(dataloader) / args.gradient_accumulation_steps)
@@ -417,8 +425,8 @@ def write_generator_card(pipe, args, zoo, tasks, evaluation=None):
     from text2lora.cards import render_generator_card
 
     keys = ("learning_rate", "max_train_steps", "train_batch_size", "prediction_type", "snr_gamma", "use_ema",
-            "cond_dropout_prob", "condition_mix", "condition_noise", "latent_dim", "token_size", "hidden_size",
-            "num_layers", "num_heads", "seed")
+            "cond_dropout_prob", "condition_mix", "condition_noise", "anchor_condition_prob", "latent_dim",
+            "token_size", "hidden_size", "num_layers", "num_heads", "seed")
     card = render_generator_card({
         "generator_id": args.hub_model_id, "zoo": os.fspath(args.zoo), "base_model": zoo.spec.base_model,
         "embedder": args.embedder, "num_seen_tasks": len(tasks), "scheduler": pipe.scheduler.__class__.__name__,

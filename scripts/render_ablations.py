@@ -34,6 +34,27 @@ def main(argv=None):
     lines = ["# Generator ablations", "",
              "Rendered by `python scripts/render_ablations.py` from the JSON files in this folder.", ""]
 
+    fidelity = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(args.folder, "snap_fidelity_*.json")))]
+    if fidelity:
+        lines += ["## Session 8: denoiser fidelity at the condition anchors", "",
+                  "With snapping, a seen task's adapter is generated from its anchor. Each row: a generator trained as "
+                  "given, checked with `PYTHONPATH=. python scripts/snap_fidelity.py` (every seen task, its 2 "
+                  "held-out descriptions snapped as in evaluate.py, val split capped per label; ratio = generated / "
+                  "fine-tuned val accuracy). `anchor` columns: the adapter generated from the task's own anchor, so "
+                  "description matching plays no part.", "",
+                  "| run | training | tasks | median ratio | mean ratio | tasks >= 0.99 | anchor median | anchor mean "
+                  "| anchor tasks >= 0.99 |", "|---|---|---|---|---|---|---|---|---|"]
+        lines += _quick_rows(fidelity, ["tasks", "median_ratio", "mean_ratio", "tasks_at_0.99", "anchor_median_ratio",
+                                        "anchor_mean_ratio", "anchor_tasks_at_0.99"], "anchor_mean_ratio")
+        lines.append("")
+    roundtrip = os.path.join(args.folder, "latent_roundtrip.json")
+    if os.path.exists(roundtrip):
+        r = json.load(open(roundtrip))["summary"]
+        lines += [f"Latent cap (a diagnosis on the test split, `scripts/latent_roundtrip.py`): each of {r['tasks']} "
+                  f"seen zoo adapters passed through the denoiser's latent (PCA, latent_dim {r['latent_dim']}) and "
+                  f"back keeps a median {r['median_ratio_roundtrip']:.3f} of its test accuracy; "
+                  f"{r['tasks_roundtrip_below_0.99']} tasks fall below 0.99, a ceiling no generator in this latent can "
+                  "pass on them.", ""]
     probes = [json.load(open(f))["summary"] for f in sorted(glob.glob(os.path.join(args.folder, "head_probe_*.json")))]
     if probes:
         lines += ["## Sessions 4-6: head probe on unseen tasks (direction vs bias vs features)", "",

@@ -104,6 +104,14 @@ def test_adapter_card_metadata_and_body():
                      "label 1", "label 0", "0.91", "0.93", "imdb", "## Limitations"]:
         assert expected in body, expected
     assert "labelled data" in body and "arbitrary" in body
+    assert "Conditioned on seen task" not in body and "| Method |" not in body
+
+
+def test_adapter_card_names_the_method_and_the_snapped_task():
+    body = _body(render_adapter_card(AdapterSpec(), _generation_config(method="diffusion",
+                                                                      snapped_to_task="sst2_positive")))
+    assert "| Method | `diffusion` |" in body
+    assert "| Conditioned on seen task | `sst2_positive` |" in body
 
 
 def test_adapter_card_missing_generation_fields_render_unknown():

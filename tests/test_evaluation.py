@@ -150,3 +150,21 @@ def test_evaluate_resumes_finished_task_rows(tiny_generator_dir, tiny_zoo, tiny_
         assert second[question]["summary"] == first[question]["summary"]
     with pytest.raises(AssertionError, match="evaluated again"):  # other settings: a new fingerprint, no reuse
         evaluate.main(argv + ["3"])
+
+
+def test_update_generator_card_writes_beside_a_moved_generator(tiny_generator_dir, tmp_path):
+    """A generator copied away from its training output_dir gets its card (with the report's numbers) in its own
+    folder; the folder it was trained in is left untouched."""
+    import shutil
+
+    import evaluate
+
+    moved = tmp_path / "moved"
+    shutil.copytree(tiny_generator_dir, moved)
+    before = open(os.path.join(tiny_generator_dir, "README.md")).read()
+    summary = {k: {"mean": 0.75, "median": 0.8771} for k in ("fine_tuned", "generated", "ratio", "retrieval",
+                                                               "zero_shot")}
+    evaluate.update_generator_card(str(moved), {"question_2": {"summary": summary, "tasks": [{}] * 3}})
+    card = (moved / "README.md").read_text()
+    assert "seen (3), held-out descriptions | 0.750 | 0.750 | 0.877 | 0.750 | 0.750 |" in card, card[-1500:]
+    assert open(os.path.join(tiny_generator_dir, "README.md")).read() == before

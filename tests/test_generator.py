@@ -358,6 +358,23 @@ def test_condition_augmentation_stays_on_the_task():
     assert ids[0]["condition"].item() == 7  # task-id conditions are never augmented
 
 
+def test_anchor_conditions_are_the_pipeline_anchors():
+    """anchor=1 always gives the task's anchor, exactly what text2lora.embedding.task_anchors (and so the pipeline's
+    snapping) computes, with no noise; anchor=0.5 gives it about half the time."""
+    import train
+    from text2lora.embedding import task_anchors
+
+    g = torch.Generator().manual_seed(5)
+    desc = torch.nn.functional.normalize(torch.randn(3, 16, generator=g), dim=1)
+    tokens = torch.zeros(1, 3, 2)
+    anchor = torch.from_numpy(task_anchors([desc.numpy()])[0])
+    always = train.ZooDataset(tokens, [desc], seed=0, mix=0.5, noise=0.5, anchor=1.0)
+    assert all(torch.allclose(always[0]["condition"], anchor, atol=1e-6) for _ in range(5))
+    half = train.ZooDataset(tokens, [desc], seed=0, mix=0.5, noise=0.5, anchor=0.5)
+    hits = sum(torch.allclose(half[0]["condition"], anchor, atol=1e-6) for _ in range(200))
+    assert 70 < hits < 130
+
+
 def test_bad_condition_augmentation_flags_are_refused():
     import train
 
@@ -365,6 +382,8 @@ def test_bad_condition_augmentation_flags_are_refused():
         train.parse_args(["--condition_mix", "1.5"])
     with pytest.raises(SystemExit):
         train.parse_args(["--condition_noise", "-0.1"])
+    with pytest.raises(SystemExit):
+        train.parse_args(["--anchor_condition_prob", "1.2"])
 
 
 def test_attention_paths_agree():
@@ -379,3 +398,26 @@ def test_attention_paths_agree():
         block.sdpa_min_tokens = 1
         long = block.attention(h)
     assert torch.allclose(short, long, atol=1e-5)
+
+
+def test_render_ablations_writes_the_fidelity_table(tmp_path):
+    """The session-8 table comes from snap_fidelity_*.json and latent_roundtrip.json, sorted by anchor mean ratio."""
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    from render_ablations import main as render
+
+    def run(name, anchor_mean):
+        summary = {"tasks": 3, "median_ratio": 0.5, "mean_ratio": 0.25, "tasks_at_0.99": 1, "anchor_median_ratio": 1.0,
+                   "anchor_mean_ratio": anchor_mean, "anchor_tasks_at_0.99": 2}
+        with open(tmp_path / f"snap_fidelity_{name}.json", "w") as f:
+            json.dump({"name": name, "training": f"train {name}", "summary": summary, "rows": []}, f)
+
+    run("better", 0.9876)
+    run("worse", 0.5)
+    with open(tmp_path / "latent_roundtrip.json", "w") as f:
+        json.dump({"summary": {"tasks": 7, "latent_dim": 130, "median_ratio_roundtrip": 0.9973,
+                               "tasks_roundtrip_below_0.99": 4}}, f)
+    render(["--folder", str(tmp_path)])
+    text = (tmp_path / "README.md").read_text()
+    assert "| worse | train worse | 3 | 0.500 | 0.250 | 1 | 1.000 | 0.500 | 2 |" in text
+    assert text.index("| worse |") < text.index("| better | train better | 3 | 0.500 | 0.250 | 1 | 1.000 | 0.988 | 2 |")
+    assert "each of 7 seen zoo adapters" in text and "median 0.997" in text and "4 tasks fall below 0.99" in text

@@ -193,6 +193,11 @@ def render_adapter_card(spec, generation_config, evaluation=None) -> str:
         ("Text embedder", _code(gen.get("embedder"))),
         ("text2lora version", _cell(gen.get("text2lora_version"))),
     ]
+    if gen.get("method"):
+        generation_rows.insert(1, ("Method", _code(gen["method"])))
+    if gen.get("snapped_to_task"):
+        # The diffusion generator conditioned on this seen task's anchor instead of the description's own embedding.
+        generation_rows.insert(2, ("Conditioned on seen task", _code(gen["snapped_to_task"])))
     lora_rows = [("Base model", _code(base_model))]
     for name, label in [("r", "Rank `r`"), ("lora_alpha", "`lora_alpha`"), ("lora_dropout", "`lora_dropout`"),
                         ("target_modules", "`target_modules`"), ("modules_to_save", "`modules_to_save`"),
