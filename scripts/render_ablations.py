@@ -53,8 +53,9 @@ def main(argv=None):
         lines += [f"Latent cap (a diagnosis on the test split, `scripts/latent_roundtrip.py`): each of {r['tasks']} "
                   f"seen zoo adapters passed through the denoiser's latent (PCA, latent_dim {r['latent_dim']}) and "
                   f"back keeps a median {r['median_ratio_roundtrip']:.3f} of its test accuracy; "
-                  f"{r['tasks_roundtrip_below_0.99']} tasks fall below 0.99, a ceiling no generator in this latent can "
-                  "pass on them.", ""]
+                  f"{r['tasks_roundtrip_below_0.99']} tasks fall below 0.99: on those, the closest point of the latent "
+                  "to the fine-tuned adapter already loses accuracy (a generated adapter can still land elsewhere and "
+                  "score higher, but not by reproducing the fine-tuned one).", ""]
     probes = [json.load(open(f))["summary"] for f in sorted(glob.glob(os.path.join(args.folder, "head_probe_*.json")))]
     if probes:
         lines += ["## Sessions 4-6: head probe on unseen tasks (direction vs bias vs features)", "",
