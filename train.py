@@ -115,15 +115,19 @@ class ZooDataset(torch.utils.data.Dataset):
         self.mix = mix
         self.noise = noise
         self.anchor = anchor
+        self.anchors = None
+        if anchor and not isinstance(conditions, torch.Tensor):  # text conditions: the pipeline's own anchors
+            from text2lora.embedding import task_anchors
+
+            self.anchors = torch.from_numpy(task_anchors([c.numpy() for c in conditions]))
 
     def __len__(self):
         return len(self.tokens)
 
     def __getitem__(self, i):
         cond = self.conditions[i]
-        if cond.dim() == 2 and cond.shape[0] > 0 and self.anchor and self.rng.random() < self.anchor:
-            mean = cond.mean(0)
-            cond = mean / mean.norm().clamp_min(1e-8)
+        if self.anchors is not None and self.rng.random() < self.anchor:
+            cond = self.anchors[i]
         elif cond.dim() == 2 and cond.shape[0] > 0:
             if self.mix and cond.shape[0] > 1 and self.rng.random() < self.mix:
                 # Dirichlet(1, ..., 1) weights: normalized Exponential(1) draws.
