@@ -68,6 +68,38 @@ def build_features(path, plan, seed=0, lora_state=None):
     os.replace(f"{path}.tmp", path)
 
 
+def load_probe_features(feature_cache, feature_lora=None, auxiliary_tasks=False):
+    """The probe's cached rows: (rows {(task, split): (feature row ids, labels)}, sentence embeddings, classifier
+    features, training task names). Computed on first use (about 7 min on the 2-core CPU), with the feature LoRA of
+    the generator directory ``feature_lora`` (cached per generator); ``auxiliary_tasks`` adds those tasks' rows."""
+    from text2lora.models import HeadHypernetwork
+    from text2lora.tasks import list_tasks
+
+    lora_state = None
+    if feature_lora:
+        lora_state = HeadHypernetwork.from_pretrained(os.path.join(feature_lora, "head_generator"))
+        lora_state = {k: v.clone() for k, v in lora_state.feature_lora_state().items()}
+        if not lora_state:
+            raise ValueError(f"'{feature_lora}' has no feature LoRA.")
+        tag = os.path.basename(os.path.normpath(feature_lora))
+        feature_cache = feature_cache.replace(".pt", f"_lora_{tag}.pt")
+    if not os.path.exists(feature_cache):
+        os.makedirs(os.path.dirname(os.path.abspath(feature_cache)), exist_ok=True)
+        build_features(feature_cache, probe_plan(), lora_state=lora_state)
+    cache = torch.load(feature_cache, weights_only=False)
+    rows, mean, pool = cache["rows"], cache["mean"], cache["pool"]
+    training = list(list_tasks(split="seen"))
+    if auxiliary_tasks:
+        aux_path = feature_cache.replace(".pt", "_auxiliary.pt")
+        if not os.path.exists(aux_path):
+            build_features(aux_path, probe_plan(auxiliary=True), lora_state=lora_state)
+        aux = torch.load(aux_path, weights_only=False)
+        rows.update({k: (v[0] + len(mean), v[1]) for k, v in aux["rows"].items()})
+        mean, pool = torch.cat([mean, aux["mean"]]), torch.cat([pool, aux["pool"]])
+        training += list_tasks(split="auxiliary")
+    return rows, mean, pool, training
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--feature_cache", default="runs/probe/features.pt")
@@ -93,29 +125,8 @@ def main(argv=None):
     from text2lora.tasks import list_tasks, load_task
 
     start = time.perf_counter()
-    lora_state = None
-    if args.feature_lora:
-        lora_state = HeadHypernetwork.from_pretrained(os.path.join(args.feature_lora, "head_generator"))
-        lora_state = {k: v.clone() for k, v in lora_state.feature_lora_state().items()}
-        if not lora_state:
-            raise ValueError(f"'{args.feature_lora}' has no feature LoRA.")
-        tag = os.path.basename(os.path.normpath(args.feature_lora))
-        args.feature_cache = args.feature_cache.replace(".pt", f"_lora_{tag}.pt")
-    if not os.path.exists(args.feature_cache):
-        os.makedirs(os.path.dirname(os.path.abspath(args.feature_cache)), exist_ok=True)
-        build_features(args.feature_cache, probe_plan(), lora_state=lora_state)
-    cache = torch.load(args.feature_cache, weights_only=False)
-    rows, mean, pool = cache["rows"], cache["mean"], cache["pool"]
+    rows, mean, pool, training = load_probe_features(args.feature_cache, args.feature_lora, args.auxiliary_tasks)
     seen, unseen = list_tasks(split="seen"), list_tasks(split="unseen")
-    training = list(seen)
-    if args.auxiliary_tasks:
-        aux_path = args.feature_cache.replace(".pt", "_auxiliary.pt")
-        if not os.path.exists(aux_path):
-            build_features(aux_path, probe_plan(auxiliary=True), lora_state=lora_state)
-        aux = torch.load(aux_path, weights_only=False)
-        rows.update({k: (v[0] + len(mean), v[1]) for k, v in aux["rows"].items()})
-        mean, pool = torch.cat([mean, aux["mean"]]), torch.cat([pool, aux["pool"]])
-        training += list_tasks(split="auxiliary")
     tasks = {n: load_task(n) for n in training + unseen}
     model = HeadHypernetwork(embedding_dim=mean.shape[1], feature_dim=pool.shape[1])
     fit_rows = np.unique(np.concatenate([rows[(n, "train")][0] for n in training]))  # training tasks' texts only

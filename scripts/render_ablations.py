@@ -27,6 +27,58 @@ def _quick_rows(runs, columns, sort_key):
     return rows
 
 
+def _session9(folder):
+    """Session 9: head-generator conditioning variants, description expansion and routing (unseen tasks)."""
+    lines = []
+    variants = [json.load(open(f))["summary"] for f in sorted(glob.glob(os.path.join(folder, "head_variant_*.json")))]
+    if variants:
+        lines += ["## Session 9: unseen tasks: head conditioning variants, description expansion, routing", "",
+                  "Head variants: `PYTHONPATH=. python scripts/head_variant_probe.py --variant NAME` (the shipped "
+                  "head's training, seen + auxiliary tasks, 6000 steps, on the probe's cached features with the "
+                  "session-6 feature LoRA; the module docstring describes each variant). `head (val)`: unseen tasks' "
+                  "val split, the column to select on; `head` and `head, val threshold`: test split, a diagnosis; "
+                  "`seen (val)`: the seen tasks' capped val rows from 2 held-out descriptions. Seeds of the same "
+                  "head move `head` by about 0.002 (Sessions 4-6 below), so no variant beats `linear` by more than "
+                  "noise; none was shipped.", "",
+                  "| variant | head (val) | head | head, val threshold | seen (val) | learned |",
+                  "|---|---|---|---|---|---|"]
+        for d in sorted(variants, key=lambda d: d["head_on_val"]):
+            shown = {"contrast": ("beta", "temperature"), "memory": ("beta", "temperature"),
+                     "standardized": ("alpha",)}.get(d["name"], ())
+            learned = ", ".join(f"{k} {d['learned'][k]:.2f}" for k in shown) or "-"
+            lines.append(f"| {d['name']} | {d['head_on_val']:.3f} | {d['head']:.3f} | {d['head_val_threshold']:.3f} "
+                         f"| {d['seen_head_on_val']:.3f} | {learned} |")
+        lines.append("")
+    expansion = os.path.join(folder, "expansion_probe.json")
+    if os.path.exists(expansion):
+        e = json.load(open(expansion))["summary"]
+        lines += ["Description expansion: `PYTHONPATH=. python scripts/expansion_probe.py` (zero-shot cosine of each "
+                  "unseen task's 3 held-out descriptions, rewritten as named; `val AUC`: ROC AUC on the val split, the "
+                  "column to select on; `test, val threshold`: evaluate.py's zero-shot protocol on the test split).",
+                  "", "| expansion | val AUC | test, val threshold |", "|---|---|---|"]
+        for name, v in sorted(e["expansions"].items(), key=lambda kv: -kv[1]["val_auc"]):
+            lines.append(f"| {name} | {v['val_auc']:.3f} | {v['test_val_threshold']:.3f} |")
+        lines += ["", "The example texts SmolLM2-135M writes are mostly off-topic (a sample is stored in the JSON, "
+                  "`sample_examples`).", ""]
+    routing = os.path.join(folder, "routing_tradeoff.json")
+    if os.path.exists(routing):
+        r = json.load(open(routing))["summary"]
+        lines += ["Routing: `PYTHONPATH=. python scripts/routing_tradeoff.py` (per-description test scores from "
+                  f"`{r['report']}`; diffusion when the nearest-anchor cosine is at least the threshold, the head "
+                  f"otherwise; a diagnosis, no threshold is selected). Zero-shot on unseen tasks: "
+                  f"{r['zero_shot_unseen_mean']:.3f}.", "",
+                  "| threshold | seen median ratio | unseen mean | seen to diffusion | unseen to diffusion |",
+                  "|---|---|---|---|---|"]
+        for t in r["thresholds"]:
+            lines.append(f"| {t['threshold']:.2f} | {t['seen_median_ratio']:.3f} | {t['unseen_mean']:.3f} | "
+                         f"{t['seen_to_diffusion']:.2f} | {t['unseen_to_diffusion']:.2f} |")
+        cos = r["nearest_anchor_cosine"]
+        lines += ["", "Nearest-anchor cosine (5th / 50th / 95th percentile): "
+                  + "; ".join(f"{k.replace('_', ' ')} {v['p5']:.2f} / {v['p50']:.2f} / {v['p95']:.2f}"
+                              for k, v in cos.items()) + ".", ""]
+    return lines
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--folder", default=os.path.join(ROOT, "reports", "ablations"))
@@ -34,6 +86,7 @@ def main(argv=None):
     lines = ["# Generator ablations", "",
              "Rendered by `python scripts/render_ablations.py` from the JSON files in this folder.", ""]
 
+    lines += _session9(args.folder)
     fidelity = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(args.folder, "snap_fidelity_*.json")))]
     if fidelity:
         lines += ["## Session 8: denoiser fidelity at the condition anchors", "",

@@ -1,0 +1,207 @@
+"""Conditioning designs for the head generator, compared on the probe's cached features (a research tool).
+
+    PYTHONPATH=. python scripts/head_variant_probe.py --variant contrast \
+        --output reports/ablations/head_variant_contrast.json
+
+The shipped head generator is linear in the description embedding ``e`` (``w = scale*e + W e``, ``b = u.e + b0``;
+see :class:`~text2lora.models.HeadHypernetwork`). Each variant adds one idea on top of it and is trained like the
+shipped head (``train_head.py --auxiliary_tasks --max_train_steps 6000``: seen plus auxiliary tasks, class-balanced
+logistic loss on 64 rows of 32 tasks per step, condition noise 0.5) on the features of ``scripts/head_probe.py``:
+
+- ``linear``: the shipped form, the reference row;
+- ``contrast``: subtract the training tasks' anchors the description is close to, ``w - beta*scale*ctx`` with
+  ``ctx = softmax(tau * e.A) A`` (A: the normalized mean description embedding of each training task; the task's own
+  anchor is masked in training, so ``ctx`` is made of *other* tasks, as it is for an unseen task). Idea: an unseen
+  one-vs-rest task's negatives are its seen siblings (sst2_positive vs sst2_negative);
+- ``memory``: ``contrast`` plus a learned map of ``ctx`` into ``w`` and ``b`` (retrieval-augmented head);
+- ``standardized``: the score is standardized by the training texts' feature mean and covariance before the bias,
+  so ``b`` is a threshold in standard deviations (idea: thresholds transfer better across tasks in those units);
+- ``bias_mlp``: a small MLP (384-64-1, dropout 0.2) adds a nonlinear bias (the head's val-threshold gap is a bias
+  problem: ``head, val threshold`` in reports/ablations/README.md).
+
+Columns: ``head_on_val`` (the unseen tasks' val split: the one to select on), ``head`` and ``head_val_threshold``
+(test split, a diagnosis), ``seen_head_on_val`` (the seen tasks' capped val rows, 2 held-out descriptions). About
+2.5 min per variant on the 2-core CPU once the features are cached.
+"""
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+VARIANTS = ("linear", "contrast", "memory", "standardized", "bias_mlp")
+
+
+class VariantHead(nn.Module):
+    """The shipped linear head plus one variant (see the module docstring). ``anchors``: (tasks, dim) training-task
+    anchors; ``feature_mean`` / ``feature_cov``: statistics of the training texts' projected features."""
+
+    def __init__(self, variant, anchors, feature_mean, feature_cov, dim=384, init_scale=20.0, init_threshold=0.2,
+                 init_temperature=20.0):
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}.")
+        self.variant = variant
+        self.register_buffer("anchors", anchors.float())
+        self.register_buffer("feature_mean", feature_mean.float())
+        self.register_buffer("feature_cov", feature_cov.float())
+        self.scale = nn.Parameter(torch.tensor(init_scale))
+        self.correction = nn.Linear(dim, dim, bias=False)
+        self.bias = nn.Linear(dim, 1)
+        self.context_correction = nn.Linear(dim, dim, bias=False)
+        self.context_bias = nn.Linear(dim, 1, bias=False)
+        for layer in (self.correction, self.bias, self.context_correction, self.context_bias):
+            nn.init.zeros_(layer.weight)
+        # standardized: b0 is a threshold in standard deviations (1 sd above the mean), else a cosine threshold.
+        nn.init.constant_(self.bias.bias, -1.0 if variant == "standardized" else -init_scale * init_threshold)
+        self.beta = nn.Parameter(torch.tensor(0.0))
+        self.log_temperature = nn.Parameter(torch.tensor(float(np.log(init_temperature))))
+        self.alpha = nn.Parameter(torch.tensor(4.0))
+        self.bias_mlp = nn.Sequential(nn.Linear(dim, 64), nn.GELU(), nn.Dropout(0.2), nn.Linear(64, 1))
+        nn.init.zeros_(self.bias_mlp[-1].weight)
+        nn.init.zeros_(self.bias_mlp[-1].bias)
+
+    def context(self, condition, exclude=None):
+        """Softmax-weighted mean of the anchors close to each condition; ``exclude`` (batch, tasks) masks anchors."""
+        similarity = condition @ self.anchors.T * self.log_temperature.exp()
+        if exclude is not None:
+            similarity = similarity.masked_fill(exclude, float("-inf"))
+        return torch.softmax(similarity, -1) @ self.anchors
+
+    def forward(self, condition, exclude=None):
+        """(w, b) for each condition, as :meth:`HeadHypernetwork.forward`."""
+        w = self.scale * condition + self.correction(condition)
+        b = self.bias(condition)[:, 0]
+        if self.variant in ("contrast", "memory"):
+            ctx = self.context(condition, exclude)
+            w = w - self.beta * self.scale * ctx
+            if self.variant == "memory":
+                w = w + self.context_correction(ctx)
+                b = b + self.context_bias(ctx)[:, 0]
+        elif self.variant == "standardized":
+            spread = torch.sqrt(((w @ self.feature_cov) * w).sum(-1) + 1e-6)
+            w = self.alpha * w / spread[:, None]
+            b = b - w @ self.feature_mean
+        elif self.variant == "bias_mlp":
+            b = b + self.bias_mlp(condition)[:, 0]
+        return w, b
+
+
+def train_variant(model, features, task_rows, task_conditions, task_index, max_train_steps=6000, batch_tasks=32,
+                  rows_per_task=64, learning_rate=1e-3, weight_decay=0.01, condition_noise=0.5, seed=0):
+    """The shipped head's loss and sampling (``text2lora.head_training.train_head_hypernetwork``), with each task's
+    own anchor masked out of the variant's context."""
+    from tqdm.auto import tqdm
+
+    names = sorted(task_rows)
+    rng, np_rng = random.Random(seed), np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max_train_steps)
+    rows = {n: (torch.as_tensor(task_rows[n][0]), torch.as_tensor(task_rows[n][1]).float()) for n in names}
+    model.train()
+    for _ in tqdm(range(max_train_steps), desc=f"head variant {model.variant}"):
+        picked = rng.sample(names, batch_tasks)
+        condition = torch.stack([task_conditions[n][rng.randrange(len(task_conditions[n]))] for n in picked])
+        noise = nn.functional.normalize(torch.randn_like(condition), dim=-1) * condition_noise
+        condition = nn.functional.normalize(condition + noise, dim=-1)
+        exclude = torch.zeros(batch_tasks, len(task_index), dtype=torch.bool)
+        exclude[torch.arange(batch_tasks), torch.tensor([task_index[n] for n in picked])] = True
+        w, b = model(condition, exclude)
+        loss = 0.0
+        for i, n in enumerate(picked):
+            idx, labels = rows[n]
+            pick = torch.from_numpy(np_rng.integers(0, len(idx), rows_per_task))
+            target = labels[pick]
+            positive_share = target.mean().clamp(0.05, 0.95)
+            weight = torch.where(target > 0, 1 - positive_share, positive_share) * 2
+            logit = features[idx[pick]] @ w[i] + b[i]
+            loss = loss + nn.functional.binary_cross_entropy_with_logits(logit, target, weight=weight)
+        optimizer.zero_grad()
+        (loss / batch_tasks).backward()
+        optimizer.step()
+        schedule.step()
+    model.eval()
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--variant", default="linear", choices=VARIANTS)
+    p.add_argument("--feature_cache", default="runs/probe/features.pt")
+    p.add_argument("--feature_lora", default="runs/s6/gen_flora",
+                   help="Generator directory whose feature LoRA the features use (as scripts/head_probe.py).")
+    p.add_argument("--max_train_steps", type=int, default=6000)
+    p.add_argument("--condition_noise", type=float, default=0.5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", default=None, help="JSON with the summary and per-task rows.")
+    args = p.parse_args(argv)
+
+    from head_probe import load_probe_features
+
+    from text2lora.adapters import balanced_accuracy
+    from text2lora.embedding import best_threshold, embed, task_anchors
+    from text2lora.head_training import fit_projection
+    from text2lora.models import HeadHypernetwork
+    from text2lora.tasks import list_tasks, load_task
+
+    start = time.perf_counter()
+    rows, mean, pool, training = load_probe_features(args.feature_cache, args.feature_lora, auxiliary_tasks=True)
+    seen, unseen = list_tasks(split="seen"), list_tasks(split="unseen")
+    tasks = {n: load_task(n) for n in training + unseen}
+    fit_rows = np.unique(np.concatenate([rows[(n, "train")][0] for n in training]))
+    projection, _ = fit_projection(pool[fit_rows], mean[fit_rows])
+    reference = HeadHypernetwork(embedding_dim=mean.shape[1], feature_dim=pool.shape[1])
+    reference.projection.copy_(projection)
+    features = reference.project(pool).detach()
+    conditions = {n: torch.from_numpy(embed(tasks[n].descriptions)) for n in training}
+    anchors = torch.from_numpy(task_anchors([conditions[n].numpy() for n in training]))
+    model = VariantHead(args.variant, anchors, features[fit_rows].mean(0), torch.cov(features[fit_rows].T),
+                        dim=mean.shape[1])
+    train_variant(model, features, {n: rows[(n, "train")] for n in training}, conditions,
+                  {n: i for i, n in enumerate(training)}, max_train_steps=args.max_train_steps,
+                  condition_noise=args.condition_noise, seed=args.seed)
+
+    per_task, seen_rows = [], []
+    with torch.no_grad():
+        for name in unseen:
+            (vi, vy), (ti, ty) = rows[(name, "val")], rows[(name, "test")]
+            w, b = model(torch.from_numpy(embed(tasks[name].heldout_descriptions)))
+            scores = {"head_on_val": [], "head": [], "head_val_threshold": []}
+            for j in range(len(w)):
+                on_val, on_test = (features[vi] @ w[j] + b[j]).numpy(), (features[ti] @ w[j] + b[j]).numpy()
+                scores["head_on_val"].append(balanced_accuracy(vy, on_val > 0))
+                scores["head"].append(balanced_accuracy(ty, on_test > 0))
+                scores["head_val_threshold"].append(balanced_accuracy(ty, on_test >= best_threshold(on_val, vy)))
+            per_task.append({"task": name, "family": tasks[name].family,
+                             **{k: float(np.mean(v)) for k, v in scores.items()}})
+        for name in seen:
+            vi, vy = rows[(name, "val")]
+            w, b = model(torch.from_numpy(embed(tasks[name].heldout_descriptions[:2])))
+            seen_rows.append(float(np.mean([balanced_accuracy(vy, (features[vi] @ w[j] + b[j]).numpy() > 0)
+                                            for j in range(len(w))])))
+    summary = {"name": args.variant, "settings": {k: v for k, v in vars(args).items() if k != "output"},
+               "unseen_tasks": len(per_task),
+               **{k: float(np.mean([r[k] for r in per_task])) for k in ("head_on_val", "head", "head_val_threshold")},
+               "seen_head_on_val": float(np.mean(seen_rows)),
+               "learned": {"beta": model.beta.item(), "temperature": model.log_temperature.exp().item(),
+                           "alpha": model.alpha.item()},
+               "seconds": time.perf_counter() - start}
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in summary.items()}))
+    if args.output:
+        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+        with open(f"{args.output}.tmp", "w") as f:
+            json.dump({"summary": summary, "tasks": per_task}, f, indent=1)
+        os.replace(f"{args.output}.tmp", args.output)
+    return summary
+
+
+if __name__ == "__main__":
+    main()
