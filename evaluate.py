@@ -100,6 +100,9 @@ TRIED_FOR_UNSEEN = [
     ("description augmentation", "diffusion generator trained with 15 descriptions per task (7 + 8 augmented)",
      "unseen val, quick check", "quick_val_aug_mix5_noise5.json", _QUICK_UNSEEN, "quick_val_orig_mix5_noise5.json",
      _QUICK_UNSEEN),
+    ("description augmentation", "head generator: 30% of training conditions are the mean embedding of 5 positive "
+     "texts of the task instead of a description", "unseen val, head probe", "head_variant_linear_text30.json",
+     _HEAD_VAL, "head_variant_linear.json", _HEAD_VAL),
     ("conditioning design", "diffusion generator: snap each description to the nearest seen task's anchor",
      "unseen val, quick check", "quick_val_snap.json", _QUICK_UNSEEN, "quick_val_no_snap.json", _QUICK_UNSEEN),
     ("conditioning design", "head generator: contrast with the seen tasks' anchors near the description",

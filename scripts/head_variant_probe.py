@@ -19,6 +19,9 @@ logistic loss on 64 rows of 32 tasks per step, condition noise 0.5) on the featu
 - ``bias_mlp``: a small MLP (384-64-1, dropout 0.2) adds a nonlinear bias (the head's val-threshold gap is a bias
   problem: ``head, val threshold`` in reports/ablations/README.md).
 
+``--text_condition_prob P`` (any variant; the row is named ``<variant>_text<100P>``) trains on conditions made of
+positive example texts a share P of the time (description augmentation with the tasks' own texts).
+
 Columns: ``head_on_val`` (the unseen tasks' val split: the one to select on), ``head`` and ``head_val_threshold``
 (test split, a diagnosis), ``seen_head_on_val`` (the seen tasks' capped val rows, 2 held-out descriptions). About
 2.5 min per variant on the 2-core CPU once the features are cached.
@@ -96,9 +99,13 @@ class VariantHead(nn.Module):
 
 
 def train_variant(model, features, task_rows, task_conditions, task_index, max_train_steps=6000, batch_tasks=32,
-                  rows_per_task=64, learning_rate=1e-3, weight_decay=0.01, condition_noise=0.5, seed=0):
+                  rows_per_task=64, learning_rate=1e-3, weight_decay=0.01, condition_noise=0.5, seed=0,
+                  text_vectors=None, text_condition_prob=0.0, texts_per_condition=5):
     """The shipped head's loss and sampling (``text2lora.head_training.train_head_hypernetwork``), with each task's
-    own anchor masked out of the variant's context."""
+    own anchor masked out of the variant's context. With probability ``text_condition_prob`` a task's condition is
+    the normalized mean sentence embedding (``text_vectors``) of ``texts_per_condition`` of its positive training
+    texts instead of a description: texts and descriptions share the embedder's space, so this is a far larger
+    (if shifted) set of conditions."""
     from tqdm.auto import tqdm
 
     names = sorted(task_rows)
@@ -110,7 +117,9 @@ def train_variant(model, features, task_rows, task_conditions, task_index, max_t
     model.train()
     for _ in tqdm(range(max_train_steps), desc=f"head variant {model.variant}"):
         picked = rng.sample(names, batch_tasks)
-        condition = torch.stack([task_conditions[n][rng.randrange(len(task_conditions[n]))] for n in picked])
+        condition = torch.stack([_text_condition(rows[n], text_vectors, texts_per_condition, np_rng)
+                                 if text_condition_prob > 0 and rng.random() < text_condition_prob
+                                 else task_conditions[n][rng.randrange(len(task_conditions[n]))] for n in picked])
         noise = nn.functional.normalize(torch.randn_like(condition), dim=-1) * condition_noise
         condition = nn.functional.normalize(condition + noise, dim=-1)
         exclude = torch.zeros(batch_tasks, len(task_index), dtype=torch.bool)
@@ -132,6 +141,14 @@ def train_variant(model, features, task_rows, task_conditions, task_index, max_t
     model.eval()
 
 
+def _text_condition(task_rows, text_vectors, count, np_rng):
+    """Normalized mean sentence embedding of ``count`` positive rows drawn from ``task_rows`` (row ids, labels)."""
+    idx, labels = task_rows
+    positives = idx[labels > 0]
+    picked = positives[torch.from_numpy(np_rng.integers(0, len(positives), count))]
+    return nn.functional.normalize(text_vectors[picked].mean(0), dim=-1)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--variant", default="linear", choices=VARIANTS)
@@ -140,6 +157,8 @@ def main(argv=None):
                    help="Generator directory whose feature LoRA the features use (as scripts/head_probe.py).")
     p.add_argument("--max_train_steps", type=int, default=6000)
     p.add_argument("--condition_noise", type=float, default=0.5)
+    p.add_argument("--text_condition_prob", type=float, default=0.0,
+                   help="Share of training conditions made of positive texts instead of a description.")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", default=None, help="JSON with the summary and per-task rows.")
     args = p.parse_args(argv)
@@ -167,7 +186,8 @@ def main(argv=None):
                         dim=mean.shape[1])
     train_variant(model, features, {n: rows[(n, "train")] for n in training}, conditions,
                   {n: i for i, n in enumerate(training)}, max_train_steps=args.max_train_steps,
-                  condition_noise=args.condition_noise, seed=args.seed)
+                  condition_noise=args.condition_noise, seed=args.seed, text_vectors=mean,
+                  text_condition_prob=args.text_condition_prob)
 
     per_task, seen_rows = [], []
     with torch.no_grad():
@@ -187,7 +207,8 @@ def main(argv=None):
             w, b = model(torch.from_numpy(embed(tasks[name].heldout_descriptions[:2])))
             seen_rows.append(float(np.mean([balanced_accuracy(vy, (features[vi] @ w[j] + b[j]).numpy() > 0)
                                             for j in range(len(w))])))
-    summary = {"name": args.variant, "settings": {k: v for k, v in vars(args).items() if k != "output"},
+    name = args.variant + (f"_text{round(100 * args.text_condition_prob)}" if args.text_condition_prob else "")
+    summary = {"name": name, "settings": {k: v for k, v in vars(args).items() if k != "output"},
                "unseen_tasks": len(per_task),
                **{k: float(np.mean([r[k] for r in per_task])) for k in ("head_on_val", "head", "head_val_threshold")},
                "seen_head_on_val": float(np.mean(seen_rows)),

@@ -126,3 +126,12 @@ def test_q3_answer_states_whether_the_margin_is_significant():
     clear = " ".join(evaluate._q3_answer(q3(0.005, 0.6)))
     assert "excludes zero" in clear and "meeting the 0.5 stretch" in clear
     assert evaluate._q3_answer({"summary": {}, "tasks": []}) == []
+
+
+def test_text_conditions_average_positive_texts_only():
+    from head_variant_probe import _text_condition
+
+    text_vectors = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    rows = (torch.tensor([0, 1, 2]), torch.tensor([0.0, 1.0, 1.0]))
+    condition = _text_condition(rows, text_vectors, 4, np.random.default_rng(0))
+    assert torch.allclose(condition, torch.tensor([0.0, 1.0]))
