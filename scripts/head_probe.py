@@ -100,6 +100,17 @@ def load_probe_features(feature_cache, feature_lora=None, auxiliary_tasks=False)
     return rows, mean, pool, training
 
 
+def fit_head_projection(model, rows, mean, pool, training):
+    """Fit ``model.projection`` (a :class:`~text2lora.models.HeadHypernetwork`) on the training tasks' texts only, as
+    train_head.py does. Returns (every row's projected features, R^2 of the fit, the training rows' ids)."""
+    from text2lora.head_training import fit_projection
+
+    fit_rows = np.unique(np.concatenate([rows[(n, "train")][0] for n in training]))
+    projection, r2 = fit_projection(pool[fit_rows], mean[fit_rows])
+    model.projection.copy_(projection)
+    return model.project(pool).detach(), r2, fit_rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--feature_cache", default="runs/probe/features.pt")
@@ -120,7 +131,7 @@ def main(argv=None):
 
     from text2lora.adapters import balanced_accuracy
     from text2lora.embedding import best_threshold, embed
-    from text2lora.head_training import fit_projection, train_head_hypernetwork
+    from text2lora.head_training import train_head_hypernetwork
     from text2lora.models import HeadHypernetwork
     from text2lora.tasks import list_tasks, load_task
 
@@ -129,10 +140,7 @@ def main(argv=None):
     seen, unseen = list_tasks(split="seen"), list_tasks(split="unseen")
     tasks = {n: load_task(n) for n in training + unseen}
     model = HeadHypernetwork(embedding_dim=mean.shape[1], feature_dim=pool.shape[1])
-    fit_rows = np.unique(np.concatenate([rows[(n, "train")][0] for n in training]))  # training tasks' texts only
-    projection, r2 = fit_projection(pool[fit_rows], mean[fit_rows])
-    model.projection.copy_(projection)
-    projected = model.project(pool).detach()
+    projected, r2, _ = fit_head_projection(model, rows, mean, pool, training)
     features = projected if args.features == "projected" else mean
     train_head_hypernetwork(model, features, {n: rows[(n, "train")] for n in training},
                             {n: embed(tasks[n].descriptions) for n in training}, max_train_steps=args.max_train_steps,

@@ -44,27 +44,29 @@ VARIANTS = ("linear", "contrast", "memory", "standardized", "bias_mlp")
 
 
 class VariantHead(nn.Module):
-    """The shipped linear head plus one variant (see the module docstring). ``anchors``: (tasks, dim) training-task
-    anchors; ``feature_mean`` / ``feature_cov``: statistics of the training texts' projected features."""
+    """The shipped linear head (``self.head``, a :class:`~text2lora.models.HeadHypernetwork`) plus one variant (see the
+    module docstring). ``anchors``: (tasks, dim) training-task anchors; ``feature_mean`` / ``feature_cov``: statistics
+    of the training texts' projected features."""
 
     def __init__(self, variant, anchors, feature_mean, feature_cov, dim=384, init_scale=20.0, init_threshold=0.2,
                  init_temperature=20.0):
+        from text2lora.models import HeadHypernetwork
+
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}.")
         self.variant = variant
+        self.head = HeadHypernetwork(embedding_dim=dim, feature_dim=dim, init_scale=init_scale,
+                                     init_threshold=init_threshold)
+        if variant == "standardized":  # b0 is a threshold in standard deviations: 1 sd above the mean
+            nn.init.constant_(self.head.bias.bias, -1.0)
         self.register_buffer("anchors", anchors.float())
         self.register_buffer("feature_mean", feature_mean.float())
         self.register_buffer("feature_cov", feature_cov.float())
-        self.scale = nn.Parameter(torch.tensor(init_scale))
-        self.correction = nn.Linear(dim, dim, bias=False)
-        self.bias = nn.Linear(dim, 1)
         self.context_correction = nn.Linear(dim, dim, bias=False)
         self.context_bias = nn.Linear(dim, 1, bias=False)
-        for layer in (self.correction, self.bias, self.context_correction, self.context_bias):
+        for layer in (self.context_correction, self.context_bias):
             nn.init.zeros_(layer.weight)
-        # standardized: b0 is a threshold in standard deviations (1 sd above the mean), else a cosine threshold.
-        nn.init.constant_(self.bias.bias, -1.0 if variant == "standardized" else -init_scale * init_threshold)
         self.beta = nn.Parameter(torch.tensor(0.0))
         self.log_temperature = nn.Parameter(torch.tensor(float(np.log(init_temperature))))
         self.alpha = nn.Parameter(torch.tensor(4.0))
@@ -81,11 +83,10 @@ class VariantHead(nn.Module):
 
     def forward(self, condition, exclude=None):
         """(w, b) for each condition, as :meth:`HeadHypernetwork.forward`."""
-        w = self.scale * condition + self.correction(condition)
-        b = self.bias(condition)[:, 0]
+        w, b = self.head(condition)
         if self.variant in ("contrast", "memory"):
             ctx = self.context(condition, exclude)
-            w = w - self.beta * self.scale * ctx
+            w = w - self.beta * self.head.scale * ctx
             if self.variant == "memory":
                 w = w + self.context_correction(ctx)
                 b = b + self.context_bias(ctx)[:, 0]
@@ -108,6 +109,8 @@ def train_variant(model, features, task_rows, task_conditions, task_index, max_t
     (if shifted) set of conditions."""
     from tqdm.auto import tqdm
 
+    from text2lora.head_training import balanced_task_loss
+
     names = sorted(task_rows)
     rng, np_rng = random.Random(seed), np.random.default_rng(seed)
     torch.manual_seed(seed)
@@ -125,17 +128,9 @@ def train_variant(model, features, task_rows, task_conditions, task_index, max_t
         exclude = torch.zeros(batch_tasks, len(task_index), dtype=torch.bool)
         exclude[torch.arange(batch_tasks), torch.tensor([task_index[n] for n in picked])] = True
         w, b = model(condition, exclude)
-        loss = 0.0
-        for i, n in enumerate(picked):
-            idx, labels = rows[n]
-            pick = torch.from_numpy(np_rng.integers(0, len(idx), rows_per_task))
-            target = labels[pick]
-            positive_share = target.mean().clamp(0.05, 0.95)
-            weight = torch.where(target > 0, 1 - positive_share, positive_share) * 2
-            logit = features[idx[pick]] @ w[i] + b[i]
-            loss = loss + nn.functional.binary_cross_entropy_with_logits(logit, target, weight=weight)
+        loss = balanced_task_loss(features, [rows[n] for n in picked], w, b, rows_per_task, np_rng)
         optimizer.zero_grad()
-        (loss / batch_tasks).backward()
+        loss.backward()
         optimizer.step()
         schedule.step()
     model.eval()
@@ -163,11 +158,10 @@ def main(argv=None):
     p.add_argument("--output", default=None, help="JSON with the summary and per-task rows.")
     args = p.parse_args(argv)
 
-    from head_probe import load_probe_features
+    from head_probe import fit_head_projection, load_probe_features
 
     from text2lora.adapters import balanced_accuracy
     from text2lora.embedding import best_threshold, embed, task_anchors
-    from text2lora.head_training import fit_projection
     from text2lora.models import HeadHypernetwork
     from text2lora.tasks import list_tasks, load_task
 
@@ -175,11 +169,8 @@ def main(argv=None):
     rows, mean, pool, training = load_probe_features(args.feature_cache, args.feature_lora, auxiliary_tasks=True)
     seen, unseen = list_tasks(split="seen"), list_tasks(split="unseen")
     tasks = {n: load_task(n) for n in training + unseen}
-    fit_rows = np.unique(np.concatenate([rows[(n, "train")][0] for n in training]))
-    projection, _ = fit_projection(pool[fit_rows], mean[fit_rows])
-    reference = HeadHypernetwork(embedding_dim=mean.shape[1], feature_dim=pool.shape[1])
-    reference.projection.copy_(projection)
-    features = reference.project(pool).detach()
+    features, _, fit_rows = fit_head_projection(HeadHypernetwork(embedding_dim=mean.shape[1],
+                                                                 feature_dim=pool.shape[1]), rows, mean, pool, training)
     conditions = {n: torch.from_numpy(embed(tasks[n].descriptions)) for n in training}
     anchors = torch.from_numpy(task_anchors([conditions[n].numpy() for n in training]))
     model = VariantHead(args.variant, anchors, features[fit_rows].mean(0), torch.cov(features[fit_rows].T),

@@ -144,6 +144,20 @@ def balanced_rows(labels, per_class, seed):
     return sorted(picked)
 
 
+def balanced_task_loss(features, task_rows, w, b, rows_per_task, np_rng):
+    """Mean over tasks of a class-balanced logistic loss: task ``i`` (``task_rows[i]``: row-index tensor, float labels)
+    scores ``rows_per_task`` of its rows, drawn with ``np_rng``, with the head ``(w[i], b[i])`` on ``features``."""
+    loss = 0.0
+    for i, (idx, labels) in enumerate(task_rows):
+        pick = torch.from_numpy(np_rng.integers(0, len(idx), rows_per_task))
+        target = labels[pick]
+        logit = features[idx[pick]] @ w[i] + b[i]
+        positive_share = target.mean().clamp(0.05, 0.95)
+        weight = torch.where(target > 0, 1 - positive_share, positive_share) * 2
+        loss = loss + nn.functional.binary_cross_entropy_with_logits(logit, target, weight=weight)
+    return loss / len(task_rows)
+
+
 def train_head_hypernetwork(model, features, task_rows, task_conditions, max_train_steps=3000, batch_tasks=32,
                             rows_per_task=64, learning_rate=1e-3, weight_decay=0.01, condition_noise=0.5, seed=0,
                             progress=True):
@@ -176,16 +190,7 @@ def train_head_hypernetwork(model, features, task_rows, task_conditions, max_tra
             noise = nn.functional.normalize(torch.randn_like(condition), dim=-1) * condition_noise
             condition = nn.functional.normalize(condition + noise, dim=-1)
         w, b = model(condition)
-        loss = 0.0
-        for i, n in enumerate(picked):
-            idx, labels = rows[n]
-            pick = torch.from_numpy(np_rng.integers(0, len(idx), rows_per_task))
-            target = labels[pick]
-            logit = features[idx[pick]] @ w[i] + b[i]
-            positive_share = target.mean().clamp(0.05, 0.95)
-            weight = torch.where(target > 0, 1 - positive_share, positive_share) * 2
-            loss = loss + nn.functional.binary_cross_entropy_with_logits(logit, target, weight=weight)
-        loss = loss / batch_tasks
+        loss = balanced_task_loss(features, [rows[n] for n in picked], w, b, rows_per_task, np_rng)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
