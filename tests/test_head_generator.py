@@ -313,3 +313,25 @@ def test_feature_lora_config_is_checked():
     assert HeadHypernetwork(embedding_dim=4, feature_dim=4).feature_lora_state() == {}
     with pytest.raises(ValueError, match="no feature LoRA"):
         HeadHypernetwork(embedding_dim=4, feature_dim=4).set_feature_lora({})
+
+
+def test_balanced_task_loss_known_values():
+    """A zero head scores log 2 per row, weighted so that each class weighs the same (weights 2(1-p) and 2p for a
+    positive share p of the drawn rows); a head that separates the classes scores close to zero."""
+    import math
+
+    import numpy as np
+
+    from text2lora.head_training import balanced_task_loss
+
+    features = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])
+    rows = [(torch.tensor([0, 1]), torch.tensor([1.0, 0.0]))] * 2
+    zero = balanced_task_loss(features, rows, torch.zeros(2, 2), torch.zeros(2), 16, np.random.default_rng(0))
+    draws = np.random.default_rng(0)
+    shares = [float(np.clip((draws.integers(0, 2, 16) == 0).mean(), 0.05, 0.95)) for _ in rows]
+    expected = np.mean([math.log(2) * 4 * p * (1 - p) for p in shares])  # mean weight 2p(1-p) + 2(1-p)p
+    assert float(zero) == pytest.approx(expected, abs=1e-6)
+    assert float(zero) <= math.log(2)
+    sharp = balanced_task_loss(features, rows, torch.tensor([[50.0, 0.0]] * 2), torch.zeros(2), 16,
+                               np.random.default_rng(0))
+    assert float(sharp) < 1e-6
