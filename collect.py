@@ -11,7 +11,6 @@ Re-running skips finished tasks; a killed run loses at most the task in progress
 import argparse
 import logging
 import os
-import sys
 import time
 
 from text2lora.adapters import AdapterSpec
@@ -54,6 +53,11 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    from text2lora.fileio import check_output_dir
+
+    check_output_dir(args.output_dir)
+    if args.pack:
+        check_output_dir(args.pack)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.refresh_descriptions:
         from text2lora.zoo import refresh_descriptions
@@ -76,7 +80,7 @@ def main(argv=None):
     if args.limit:
         names = names[: args.limit]
     if args.push_to_hub and not (args.pack and args.hub_model_id):
-        raise SystemExit("error: --push_to_hub needs --pack DIR and --hub_model_id NAME.")
+        raise ValueError("--push_to_hub needs --pack DIR and --hub_model_id NAME.")
 
     spec = AdapterSpec(base_model=args.base_model, r=args.rank, lora_alpha=args.lora_alpha,
                        target_modules=args.target_modules, init_seed=args.init_seed, max_length=args.max_length)
@@ -114,8 +118,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ValueError as err:  # bad input: one clear line, no traceback
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    from text2lora.cli import run_cli
+
+    run_cli(main)

@@ -18,7 +18,6 @@ import collections
 import functools
 import json
 import os
-import sys
 import time
 
 import numpy as np
@@ -63,6 +62,8 @@ def parse_args(argv=None):
     p.add_argument("--val-fraction", dest="val_fraction", type=float, default=0.3)
     p.add_argument("--text-column", dest="text_column", default="text")
     p.add_argument("--label-column", dest="label_column", default="label")
+    p.add_argument("--positive-label", dest="positive_label", default="1",
+                   help="The label that means 'matches the description' (default 1, for 0/1 labels; e.g. pos).")
     p.add_argument("--json", action="store_true", help="Machine-readable output for --task-data.")
     p.add_argument("--update_card", action="store_true",
                    help="Re-render the generator's README.md card with this evaluation's numbers.")
@@ -253,6 +254,7 @@ def evaluate_custom(args):
         files["val"] = args.val_data
     task = load_custom_task("custom", args.description, data_files=files if args.val_data else args.task_data,
                             text_column=args.text_column, label_column=args.label_column,
+                            positive_label=1 if args.positive_label == "1" else args.positive_label,
                             val_fraction=args.val_fraction, seed=args.seed)
     if not args.val_data:  # val rows are only for the zero-shot threshold; test on the rest
         task.data["test"] = task.data["train"]
@@ -825,6 +827,10 @@ def update_generator_card(generator_dir, report):
 
 def main(argv=None):
     args = parse_args(argv)
+    from text2lora.fileio import check_output_dir
+
+    if not args.task_data:
+        check_output_dir(args.output_dir)
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
@@ -923,8 +929,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    from text2lora.cli import run_cli
+
+    run_cli(main)

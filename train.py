@@ -15,7 +15,6 @@ import math
 import os
 import random
 import shutil
-import sys
 import time
 
 import numpy as np
@@ -174,6 +173,9 @@ def build_training_data(zoo, args, embedder):
 
 def main(argv=None):
     args = parse_args(argv)
+    from text2lora.fileio import check_output_dir
+
+    check_output_dir(args.output_dir)
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration, set_seed
     from diffusers import DDPMScheduler
@@ -181,6 +183,7 @@ def main(argv=None):
     from diffusers.training_utils import EMAModel, compute_snr
     from tqdm.auto import tqdm
 
+    from text2lora.checkpoints import checkpoint_step, latest_checkpoint, remove_interrupted_saves, save_checkpoint
     from text2lora.models import LoraDenoiser
     from text2lora.zoo import Zoo
 
@@ -194,11 +197,11 @@ def main(argv=None):
     )
     logger.info(accelerator.state)
     set_seed(args.seed)
+
+    # Data (loaded first: a bad --zoo writes nothing).
+    zoo = Zoo.load(args.zoo)
     if accelerator.is_main_process:
         os.makedirs(args.output_dir, exist_ok=True)
-
-    # Data.
-    zoo = Zoo.load(args.zoo)
     zoo, tasks, task_ids, conditions = build_training_data(zoo, args, args.embedder)
     anchors = condition_anchors(zoo, tasks, conditions) if args.condition_type == "text" else None
     from text2lora.layout import LoraLayout
@@ -269,19 +272,21 @@ def main(argv=None):
         ema.to(accelerator.device)
 
     global_step, first_epoch = 0, 0
+    if accelerator.is_main_process:
+        removed = remove_interrupted_saves(args.output_dir)
+        if removed:
+            logger.info("Removed interrupted checkpoint saves: %s", ", ".join(removed))
     if args.resume_from_checkpoint:
         path = args.resume_from_checkpoint
         if path == "latest":
-            found = sorted((d for d in os.listdir(args.output_dir) if d.startswith("checkpoint-")),
-                           key=lambda d: int(d.split("-")[1])) if os.path.isdir(args.output_dir) else []
-            path = os.path.join(args.output_dir, found[-1]) if found else None
+            path = latest_checkpoint(args.output_dir)
         if path is None:
-            logger.info("No checkpoint to resume from; starting a new run.")
+            logger.info("No complete checkpoint to resume from; starting a new run.")
         else:
             if not os.path.isdir(path):
                 raise ValueError(f"Checkpoint '{path}' does not exist.")
+            global_step = checkpoint_step(path)
             accelerator.load_state(path)
-            global_step = int(os.path.basename(os.path.normpath(path)).split("-")[1])
             first_epoch = global_step // steps_per_epoch
             logger.info("Resumed from %s at step %d", path, global_step)
 
@@ -335,7 +340,7 @@ def main(argv=None):
                 progress.set_postfix(loss=f"{loss_value:.4f}", lr=lr_scheduler.get_last_lr()[0])
                 history.append({"step": global_step, "loss": loss_value})
                 if global_step % args.checkpointing_steps == 0:
-                    save_checkpoint(accelerator, args, global_step)
+                    save_checkpoint(accelerator, args.output_dir, global_step, args.checkpoints_total_limit)
                 if args.validation_steps and global_step % args.validation_steps == 0 and accelerator.is_main_process:
                     pipe = make_pipeline(accelerator.unwrap_model(denoiser), ema, noise_scheduler, args, anchors)
                     log_validation(pipe, zoo, args, global_step)
@@ -357,18 +362,6 @@ def main(argv=None):
             logger.info("Pushed the generator to %s", url)
     accelerator.end_training()
     return args.output_dir
-
-
-def save_checkpoint(accelerator, args, step):
-    if accelerator.is_main_process and args.checkpoints_total_limit is not None:
-        existing = sorted((d for d in os.listdir(args.output_dir) if d.startswith("checkpoint-")),
-                          key=lambda d: int(d.split("-")[1]))
-        if len(existing) >= args.checkpoints_total_limit:
-            for old in existing[: len(existing) - args.checkpoints_total_limit + 1]:
-                shutil.rmtree(os.path.join(args.output_dir, old))
-    path = os.path.join(args.output_dir, f"checkpoint-{step}")
-    accelerator.save_state(path)
-    logger.info("Saved state to %s", path)
 
 
 def condition_anchors(zoo, tasks, conditions):
@@ -476,8 +469,6 @@ def log_validation(pipe, zoo, args, step, write=False):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    from text2lora.cli import run_cli
+
+    run_cli(main)

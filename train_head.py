@@ -19,13 +19,12 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import time
 
 import numpy as np
 import torch
 
-from text2lora.adapters import atomic_directory
+from text2lora.fileio import atomic_directory
 
 
 def parse_args(argv=None):
@@ -104,7 +103,7 @@ def write_component(generator_dir, output_dir, model, info):
             raise ValueError(f"--output_dir '{output_dir}' exists; pick a new directory.")
         shutil.copytree(generator_dir, output_dir, ignore=shutil.ignore_patterns("head_generator"))
         generator_dir = output_dir
-    with atomic_directory(os.path.join(generator_dir, "head_generator"), prefix=".tmp-head-") as tmp:
+    with atomic_directory(os.path.join(generator_dir, "head_generator"), prefix=".tmp-head-", replace=True) as tmp:
         model.save_pretrained(tmp)
     index_path = os.path.join(generator_dir, "model_index.json")
     with open(index_path) as f:
@@ -121,6 +120,13 @@ def write_component(generator_dir, output_dir, model, info):
 
 def main(argv=None):
     args = parse_args(argv)
+    from text2lora.cli import check_device
+    from text2lora.fileio import check_output_location, check_writable_parent
+
+    check_device(args.device)
+    if args.output_dir:
+        check_output_location(args.output_dir)
+        check_writable_parent(args.output_dir)
     from transformers.utils import logging as hf_logging
 
     from generate import load_generator
@@ -252,8 +258,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    from text2lora.cli import run_cli
+
+    run_cli(main)

@@ -109,7 +109,7 @@ def main(argv=None):
         pipe._cached_peft = None
 
     loads["peft_model_build_s"] = timed(pipe._peft_model, args.repeats, device, before=reset_peft)
-    peft_model = pipe._peft_model()
+    peft_model = pipe.peft_model()
 
     # -- per-phase latency --------------------------------------------------------------------------------------
     configs = [("1 description x 1 adapter", [args.description], 1)]

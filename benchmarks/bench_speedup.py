@@ -144,7 +144,7 @@ def main(argv=None):
     pipe.encode_task(["warm up"])
     embedder_load_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    peft_gen = pipe._peft_model()
+    peft_gen = pipe.peft_model()
     peft_build_s = time.perf_counter() - t0
 
     # The fine-tuning model: the zoo's spec, its shared initialization (as ZooCollector builds it).

@@ -22,7 +22,7 @@ def main(argv=None):
 
     from safetensors import safe_open
 
-    from text2lora.adapters import atomic_directory
+    from text2lora.fileio import atomic_directory
     from text2lora.models import LoraDenoiser
     from text2lora.zoo import Zoo
     from train import build_training_data, condition_anchors
@@ -45,7 +45,7 @@ def main(argv=None):
         dtype = f.get_tensor(next(iter(f.keys()))).dtype  # the stored dtype (fp16 for the shipped generator)
     denoiser = LoraDenoiser.from_pretrained(denoiser_dir, torch_dtype=dtype)
     denoiser.set_condition_anchors(*condition_anchors(zoo, tasks, conditions))
-    with atomic_directory(denoiser_dir, prefix=".tmp-denoiser-") as tmp:
+    with atomic_directory(denoiser_dir, prefix=".tmp-denoiser-", replace=True) as tmp:
         denoiser.save_pretrained(tmp)
         config_path = os.path.join(tmp, "config.json")
         with open(config_path) as f:

@@ -1,12 +1,47 @@
-"""Shared fixtures: a tiny random BERT built from config (no Hub), synthetic tasks, and a tiny collected zoo."""
+"""Shared fixtures: a tiny random BERT built from config (no Hub), synthetic tasks, and a tiny collected zoo.
+
+Before anything imports a Hugging Face library, every cache the tests could write (HF hub, datasets, XDG caches,
+matplotlib) is pointed into one temporary folder, removed at the end: tests never write the user's cache or home.
+``USER_CACHES`` records what the user's caches held, for tests/test_user_cache_untouched.py.
+"""
 
 import os
 import random
+import shutil
+import tempfile
 
 import pytest
 
+
+def _cache_listing(root):
+    """{relative path: (size, mtime)} of everything under ``root`` (links not followed), or {} if it is missing."""
+    listing = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            stat = os.lstat(path)
+            listing[os.path.relpath(path, root)] = (stat.st_size, stat.st_mtime_ns)
+    return listing
+
+
+_XDG_CACHE = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+_USER_CACHE_DIRS = sorted({os.environ.get("HF_HOME") or os.path.join(_XDG_CACHE, "huggingface"),
+                           os.environ.get("HF_HUB_CACHE") or os.path.join(_XDG_CACHE, "huggingface", "hub"),
+                           os.path.join(_XDG_CACHE, "torch")})
+USER_CACHES = {path: _cache_listing(path) for path in _USER_CACHE_DIRS}
+TEST_HOME = tempfile.mkdtemp(prefix="text2lora-tests-")
+for _var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_DATASETS_CACHE", "HF_ASSETS_CACHE", "HF_XET_CACHE",
+             "TRANSFORMERS_CACHE", "SENTENCE_TRANSFORMERS_HOME", "TORCH_HOME"):
+    os.environ.pop(_var, None)
+os.environ["HF_HOME"] = os.path.join(TEST_HOME, "huggingface")
+os.environ["XDG_CACHE_HOME"] = os.path.join(TEST_HOME, "cache")
+os.environ["MPLCONFIGDIR"] = os.path.join(TEST_HOME, "matplotlib")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(TEST_HOME, ignore_errors=True)
 
 WORDS = {
     "good": ["great", "wonderful", "lovely", "excellent", "superb"],
@@ -89,3 +124,22 @@ def tiny_zoo(tmp_path_factory, tiny_spec, tiny_tasks):
     collector.collect(tiny_tasks, progress=False)
     write_index(path)
     return str(path)
+
+
+TINY_TRAIN = ["--token_size", "16", "--hidden_size", "32", "--num_layers", "1", "--num_heads", "2",
+              "--train_batch_size", "4", "--lr_warmup_steps", "0"]
+
+
+def run_train(zoo, out, embedder, *extra):
+    """train.py's main on the tiny zoo with a tiny denoiser."""
+    import train
+
+    return train.main(["--zoo", zoo, "--embedder", embedder, "--output_dir", str(out), *TINY_TRAIN, *extra])
+
+
+@pytest.fixture(scope="session")
+def tiny_generator(tiny_zoo, tiny_base, tmp_path_factory):
+    """A tiny trained generator (2 steps) on the tiny zoo."""
+    out = tmp_path_factory.mktemp("generator")
+    run_train(tiny_zoo, out, tiny_base, "--max_train_steps", "2", "--checkpointing_steps", "1000", "--use_ema")
+    return str(out)

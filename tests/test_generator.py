@@ -5,23 +5,9 @@ import sys
 
 import pytest
 import torch
+from conftest import TINY_TRAIN, run_train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY_TRAIN = ["--token_size", "16", "--hidden_size", "32", "--num_layers", "1", "--num_heads", "2",
-              "--train_batch_size", "4", "--lr_warmup_steps", "0"]
-
-
-def run_train(zoo, out, embedder, *extra):
-    import train
-
-    return train.main(["--zoo", zoo, "--embedder", embedder, "--output_dir", str(out), *TINY_TRAIN, *extra])
-
-
-@pytest.fixture(scope="module")
-def tiny_generator(tiny_zoo, tiny_base, tmp_path_factory):
-    out = tmp_path_factory.mktemp("generator")
-    run_train(tiny_zoo, out, tiny_base, "--max_train_steps", "2", "--checkpointing_steps", "1000", "--use_ema")
-    return str(out)
 
 
 def test_denoiser_save_load_equality_and_seeded_determinism(tiny_generator, tmp_path):
@@ -160,9 +146,14 @@ def test_generate_cli_end_to_end(tiny_generator, tmp_path):
            "--try", "what a wonderful day"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=ROOT))
     assert result.returncode == 0, result.stderr[-3000:]
-    target = out / "detect-good-texts-seed7"
+    target = out / "detect-good-texts-diffusion-seed7"
     assert target.is_dir()
-    assert "PeftModel" in result.stdout or "AutoPeftModel" in result.stdout
+    assert "wrote adapter for 'detect good texts'" in result.stdout and str(target) in result.stdout
+    # The printed load lines run as printed (plain PEFT, the base resolved by text2lora).
+    lines = result.stdout.split("load it with plain PEFT:\n")[1].splitlines()
+    scope = {}
+    exec("\n".join(line.strip() for line in lines if line.startswith("  ")), scope)
+    assert type(scope["model"]).__name__ == "PeftModelForSequenceClassification"
     assert "label" in result.stdout
     config = json.load(open(target / "generation_config.json"))
     assert config["description"] == "detect good texts" and config["seed"] == 7
@@ -279,7 +270,7 @@ def test_add_condition_anchors_script_reproduces_train_anchors(tiny_generator, t
     (["--task", "  "], "non-empty"),
     (["--task", "x", "--num_inference_steps", "0"], "num_inference_steps"),
     (["--task", "x", "--guidance_scale", "-1"], "guidance_scale"),
-    (["--task", "x", "--generator", "/nonexistent/generator"], "Could not load the generator"),
+    (["--task", "x", "--generator", "/nonexistent/generator"], "is not a folder here, and not a Hub repo id"),
 ])
 def test_generate_cli_bad_input_is_one_clear_line(args, message, tmp_path):
     cmd = [sys.executable, os.path.join(ROOT, "generate.py"), "--output_dir", str(tmp_path / "o"), *args]

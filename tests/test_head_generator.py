@@ -152,7 +152,7 @@ def test_generate_cli_hypernetwork_method(head_generator, tmp_path):
            with_head, "--output_dir", str(tmp_path), "--method", "hypernetwork", "--try", "a bank transfer"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=ROOT))
     assert result.returncode == 0, result.stderr[-3000:]
-    config = json.load(open(tmp_path / "find-money-mentions-seed0" / "generation_config.json"))
+    config = json.load(open(tmp_path / "find-money-mentions-hypernetwork" / "generation_config.json"))
     assert config["method"] == "hypernetwork"
     assert "label" in result.stdout
 

@@ -3,9 +3,10 @@
 __version__ = "0.1.0"
 
 from .adapters import AdapterSpec, balanced_accuracy
+from .hub import resolve_model
 from .layout import LayoutMismatchError, LoraLayout
 from .models import LoraDenoiser
-from .pipeline import Text2LoraPipeline, Text2LoraPipelineOutput
+from .pipeline import SHIPPED_GENERATOR, Text2LoraPipeline, Text2LoraPipelineOutput
 from .tasks import Task, list_families, list_tasks, load_custom_task, load_task
 
 
@@ -21,6 +22,7 @@ def _register_with_diffusers():
 _register_with_diffusers()
 
 __all__ = [
+    "SHIPPED_GENERATOR",
     "AdapterSpec",
     "LayoutMismatchError",
     "LoraDenoiser",
@@ -33,4 +35,5 @@ __all__ = [
     "list_tasks",
     "load_custom_task",
     "load_task",
+    "resolve_model",
 ]

@@ -7,14 +7,12 @@ their base model.
 
 import json
 import os
-import shutil
-import tempfile
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
+from .fileio import atomic_directory, prepare_target
 from .hub import DEFAULT_BASE_MODEL, resolve_model
 
 
@@ -112,32 +110,20 @@ def load_adapter_weights(peft_model, state_dict):
         raise ValueError(f"Adapter weights do not fit the model: unexpected keys {unexpected[:4]}")
 
 
-@contextmanager
-def atomic_directory(target, prefix=".tmp-"):
-    """Yield a temp directory beside ``target``; on success it replaces ``target``, on any error it is removed."""
-    parent = os.path.dirname(os.path.abspath(target))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=prefix, dir=parent)
-    try:
-        yield tmp
-        if os.path.isdir(target):
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def save_adapter(peft_model, output_dir, state_dict=None, base_model=DEFAULT_BASE_MODEL, extra_files=None):
+def save_adapter(peft_model, output_dir, state_dict=None, base_model=DEFAULT_BASE_MODEL, extra_files=None,
+                 overwrite=False):
     """Write an adapter directory through PEFT's ``save_pretrained``, atomically (temp dir, then rename).
 
     ``state_dict`` (PEFT format) is loaded first when given. ``adapter_config.json`` names ``base_model`` (a Hub
-    id), never a local path. ``extra_files`` maps file names to JSON-serializable objects or strings.
+    id), never a local path. ``extra_files`` maps file names to JSON-serializable objects or strings. An existing
+    non-empty ``output_dir`` is replaced only with ``overwrite=True``, and only when it is an adapter text2lora wrote
+    holding nothing else (:func:`text2lora.fileio.prepare_target`); otherwise ``ValueError`` and nothing is written.
     """
+    output_dir = os.fspath(output_dir)
+    replace = prepare_target(output_dir, overwrite)
     if state_dict is not None:
         load_adapter_weights(peft_model, state_dict)
-    output_dir = os.fspath(output_dir)
-    with atomic_directory(output_dir) as tmp:
+    with atomic_directory(output_dir, replace=replace) as tmp:
         for config in peft_model.peft_config.values():
             config.base_model_name_or_path = base_model
         if "README.md" in (extra_files or {}):

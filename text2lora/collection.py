@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
 
@@ -30,6 +31,7 @@ from .adapters import (
     save_adapter,
     tokenize,
 )
+from .fileio import ADAPTER_FILES, TEMP_PREFIX, remove_temp_debris, write_json_atomic, write_text_atomic
 from .layout import LayoutMismatchError, LoraLayout
 
 logger = logging.getLogger(__name__)
@@ -59,21 +61,9 @@ def _task_seed(name, seed):
     return (int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) + seed) % (2**31)
 
 
-def _write_json(path, obj):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def write_jsonl(path, rows):
     """Write one JSON object per line, atomically (temp file, then rename)."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 def checkpoint_steps(total_steps, settings):
@@ -163,6 +153,8 @@ class ZooCollector:
         self.process_index, self.num_processes = process_index, num_processes
         os.makedirs(os.path.join(self.zoo_dir, "entries"), exist_ok=True)
         os.makedirs(os.path.join(self.zoo_dir, "adapters"), exist_ok=True)
+        if process_index == 0:  # only the main process writes the zoo's top-level files
+            remove_temp_debris(self.zoo_dir)
         self._check_or_write_config()
         self.peft_model, self.tokenizer = build_peft_model(self.spec, peft_model, tokenizer)
         self.init_state = adapter_state_dict(self.peft_model)
@@ -182,7 +174,7 @@ class ZooCollector:
                     "of a zoo must share one base, LoRA layout and init seed. Use a new zoo directory."
                 )
         elif self.process_index == 0:
-            _write_json(path, config)
+            write_json_atomic(path, config)
 
     def _check_or_write_layout(self):
         path = os.path.join(self.zoo_dir, "layout.json")
@@ -199,8 +191,15 @@ class ZooCollector:
     def is_done(self, name):
         return os.path.exists(self.entry_path(name))
 
+    def discard_unfinished(self, name):
+        """Remove what a killed run left of unfinished task ``name`` (see :func:`discard_unfinished_task`)."""
+        return discard_unfinished_task(self.zoo_dir, name)
+
     def collect_task(self, task):
         """Train, evaluate and save one task; returns its index rows."""
+        removed = self.discard_unfinished(task.name)
+        if removed:
+            logger.info("%s: removed what an interrupted run left (%s)", task.name, ", ".join(removed))
         checkpoints, seconds = train_task(self.peft_model, self.tokenizer, task, self.spec, self.settings,
                                           self.init_state, self.device)
         rows = []
@@ -219,7 +218,7 @@ class ZooCollector:
                 zero_shot_test_accuracy=zero_shot, train_seconds=seconds,
                 num_train_examples=min(len(task.labels("train")), self.settings.max_train_examples or 10**9),
             ))
-        _write_json(self.entry_path(task.name), rows)
+        write_json_atomic(self.entry_path(task.name), rows)
         return rows
 
     def collect(self, tasks, progress=True):
@@ -248,13 +247,37 @@ class ZooCollector:
         return len(todo)
 
 
-def write_index(zoo_dir):
-    """Gather entries/*.json into index.jsonl (atomic); returns the number of rows."""
+def discard_unfinished_task(zoo_dir, name):
+    """Remove what a killed run left of task ``name``, which has no entry yet: temporary files and folders, and adapter
+    folders holding only adapter files (both written by text2lora). Returns the names removed."""
+    if os.path.exists(os.path.join(zoo_dir, "entries", f"{name}.json")):
+        raise ValueError(f"Task '{name}' is finished; its files are kept.")
+    entries = os.path.join(zoo_dir, "entries")
+    removed = remove_temp_debris(entries, prefix=f"{name}.json.tmp")  # older text2lora's temporary name
+    removed += remove_temp_debris(entries, prefix=f"{TEMP_PREFIX}{name}.json.")
+    task_dir = os.path.join(zoo_dir, "adapters", name)
+    removed += remove_temp_debris(task_dir)
+    for sub in sorted(os.listdir(task_dir)) if os.path.isdir(task_dir) else []:
+        path = os.path.join(task_dir, sub)
+        if os.path.isdir(path) and not os.path.islink(path) and set(os.listdir(path)) <= ADAPTER_FILES:
+            shutil.rmtree(path)
+            removed.append(sub)
+    return removed
+
+
+def read_entries(zoo_dir):
+    """The index rows of every finished task (``entries/*.json``), in task-name order."""
     entries = os.path.join(zoo_dir, "entries")
     rows = []
-    for fname in sorted(os.listdir(entries)):
-        if fname.endswith(".json"):
+    for fname in sorted(os.listdir(entries)) if os.path.isdir(entries) else []:
+        if fname.endswith(".json") and not fname.startswith(TEMP_PREFIX):
             with open(os.path.join(entries, fname), encoding="utf-8") as f:
                 rows.extend(json.load(f))
+    return rows
+
+
+def write_index(zoo_dir):
+    """Gather entries/*.json into index.jsonl (atomic); returns the number of rows."""
+    rows = read_entries(zoo_dir)
     write_jsonl(os.path.join(zoo_dir, "index.jsonl"), rows)
     return len(rows)

@@ -27,6 +27,13 @@ def embed(texts, embedder=DEFAULT_EMBEDDER, batch_size=128, device="cpu"):
     return vectors.astype(np.float32)
 
 
+def overlong_texts(texts, model):
+    """The texts that ``model`` (a SentenceTransformer) truncates: longer than its ``max_seq_length`` tokens."""
+    limit = model.max_seq_length
+    lengths = [len(ids) for ids in model.tokenizer(list(texts), add_special_tokens=True)["input_ids"]]
+    return [t for t, n in zip(texts, lengths) if n > limit]
+
+
 def pair_text(texts, pairs=None):
     """Sentence-pair rows are embedded as 'first [SEP] second'; a ``None`` pair keeps the single text."""
     if pairs is None:

@@ -1,9 +1,9 @@
 """Text2LoraPipeline: description in, PEFT LoRA adapter out."""
 
-import json
+import hashlib
 import math
-import os
 import re
+from pathlib import Path
 
 import torch
 from diffusers import DiffusionPipeline
@@ -12,6 +12,9 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from .adapters import AdapterSpec
 from .layout import LoraLayout
+
+# The generator that ships inside the package (the default of generate.py).
+SHIPPED_GENERATOR = str(Path(__file__).resolve().parent / "data" / "generator")
 
 
 class Text2LoraPipelineOutput(BaseOutput):
@@ -31,9 +34,27 @@ class NonFiniteWeightsError(ValueError):
 
 
 def task_slug(task, seed=None, max_len=48):
-    """Deterministic folder name for a description (and seed)."""
+    """Readable folder-name stem for a description: lowercase ASCII words joined by "-" (and ``-seed<seed>``).
+
+    The slug is lossy (case, punctuation, non-ASCII text, truncation); :func:`adapter_folder_name` adds a hash when
+    it is."""
     slug = re.sub(r"[^a-z0-9]+", "-", task.lower()).strip("-")[:max_len].strip("-") or "task"
     return f"{slug}-seed{seed}" if seed is not None else slug
+
+
+def adapter_folder_name(description, method="diffusion", seed=None, index=None, max_len=48):
+    """Folder name for one generated adapter: ``<slug>[--<hash>]-<method>[-seed<seed>][-<index>]``.
+
+    The 8-hex sha256 of the description is added whenever the slug does not spell the description exactly (empty,
+    truncated, other case, punctuation or non-ASCII text), so two different descriptions never share a folder. The
+    seed is named only for ``method="diffusion"``, the only method it changes."""
+    slug = task_slug(description, max_len=max_len)
+    if slug.replace("-", " ") != description:
+        slug = f"{slug}--{hashlib.sha256(description.encode('utf-8')).hexdigest()[:8]}"
+    name = f"{slug}-{method}"
+    if method == "diffusion" and seed is not None:
+        name += f"-seed{seed}"
+    return name if index is None else f"{name}-{index}"
 
 
 class Text2LoraPipeline(DiffusionPipeline):
@@ -75,13 +96,20 @@ class Text2LoraPipeline(DiffusionPipeline):
     def adapter_spec(self):
         return AdapterSpec.from_dict(self.denoiser.config.adapter_spec or {})
 
-    def encode_task(self, tasks):
-        """Embed descriptions with the recorded sentence-transformers model (L2-normalized)."""
-        from .embedding import embed, load_embedder
+    @property
+    def embedder_model(self):
+        """The sentence-transformers model named by ``config.embedder`` (loaded on first use)."""
+        from .embedding import load_embedder
 
         if self._embedder_model is None:
             self._embedder_model = load_embedder(self.config.embedder, str(self._execution_device))
-        return torch.from_numpy(embed(tasks, self._embedder_model))
+        return self._embedder_model
+
+    def encode_task(self, tasks):
+        """Embed descriptions with the recorded sentence-transformers model (L2-normalized)."""
+        from .embedding import embed
+
+        return torch.from_numpy(embed(tasks, self.embedder_model))
 
     def check_inputs(self, task, num_inference_steps, guidance_scale, num_adapters_per_task, method="diffusion"):
         tasks = [task] if isinstance(task, (str, int)) else list(task)
@@ -214,18 +242,25 @@ class Text2LoraPipeline(DiffusionPipeline):
 
     # -- writing adapters ---------------------------------------------------------------------------------------
     def save_adapter(self, state_dict, output_dir, description=None, generation_config=None, peft_model=None,
-                     card=True):
+                     card=True, overwrite=False):
         """Write ``state_dict`` as a PEFT adapter directory (PEFT's own save path, atomically), with
-        ``generation_config.json`` and a model card. Returns the directory."""
-        from .adapters import save_adapter
+        ``generation_config.json`` and a model card. Returns the directory.
 
+        An existing non-empty ``output_dir`` is replaced only with ``overwrite=True`` and only when it is an adapter
+        text2lora wrote (its ``generation_config.json``) holding nothing else; the current folder, its ancestors and
+        the home folder are refused. Nothing is written or deleted when a check fails.
+        """
+        from .adapters import save_adapter
+        from .fileio import prepare_target
+
+        prepare_target(output_dir, overwrite)  # before any work, so a refused target costs nothing
         self.layout.check(state_dict, source="generated adapter")
         for key, value in state_dict.items():
             if not torch.isfinite(value).all():
                 raise NonFiniteWeightsError(f"'{key}' has NaN or Inf values; nothing was written.")
         spec = self.adapter_spec
         if peft_model is None:
-            peft_model = self._peft_model()
+            peft_model = self.peft_model()
         generation_config = dict(generation_config or {})
         generation_config.setdefault("description", description)
         generation_config.setdefault("embedder", self.config.embedder)
@@ -237,9 +272,10 @@ class Text2LoraPipeline(DiffusionPipeline):
 
             extra["README.md"] = render_adapter_card(spec, generation_config)
         return save_adapter(peft_model, output_dir, state_dict=state_dict, base_model=spec.base_model,
-                            extra_files=extra)
+                            extra_files=extra, overwrite=overwrite)
 
-    def _peft_model(self):
+    def peft_model(self):
+        """The base model wrapped in the generator's LoRA layout (built once), which adapters are written through."""
         from .adapters import build_peft_model
 
         if getattr(self, "_cached_peft", None) is None:
@@ -260,7 +296,3 @@ def _version():
     except Exception:
         return "dev"
 
-
-def load_generation_config(adapter_dir):
-    with open(os.path.join(adapter_dir, "generation_config.json")) as f:
-        return json.load(f)

@@ -172,44 +172,44 @@ def load_custom_task(name, descriptions, *, data_files=None, dataset_id=None, co
 
     ``data_files`` is a path (CSV/JSONL) or a dict ``{"train": path, "val": path, "test": path}``. ``dataset_id``
     (with ``config``) goes through ``datasets.load_dataset``; its splits named train/validation/test are used.
-    Rows whose label equals ``positive_label`` become 1, all others 0 (already-binary 0/1 labels stay as they are).
+    Labels must be 0/1 (1: the text matches the description), or ``positive_label`` names the label that matches
+    (for example ``"pos"``): rows with that label become 1, all others 0. Anything else is a ``ValueError`` naming
+    the file and line.
     Without a val split, ``val_fraction`` of train is held out.
     """
     if isinstance(descriptions, str):
         descriptions = [descriptions]
     if (data_files is None) == (dataset_id is None):
         raise ValueError("Give exactly one of data_files (local CSV/JSONL) or dataset_id (Hugging Face dataset).")
-    raw = {}
+    raw = {}  # split -> (where the rows come from, rows, the line or row number of each)
     if dataset_id is not None:
         from datasets import load_dataset
 
+        from .hub import detect_offline
+
+        detect_offline()
         ds = load_dataset(dataset_id, config)
         names = {"train": "train", "validation": "val", "val": "val", "dev": "val", "test": "test"}
         for hf_split, ours in names.items():
             if hf_split in ds:
-                raw[ours] = [dict(r) for r in ds[hf_split]]
+                rows = [dict(r) for r in ds[hf_split]]
+                raw[ours] = (f"{dataset_id} [{hf_split}]", rows, list(range(len(rows))))
     else:
         files = data_files if isinstance(data_files, dict) else {"train": data_files}
         for split, path in files.items():
-            raw[split] = _read_rows(Path(path))
+            raw[split] = (str(path), *_read_rows(Path(path)))
     data = {}
-    for split, rows in raw.items():
+    for split, (source, rows, numbers) in raw.items():
         for col in (text_column, label_column):
             if rows and col not in rows[0]:
-                raise ValueError(f"Column '{col}' not found in the {split} rows; columns are {sorted(rows[0])}.")
-        labels = []
-        for r in rows:
-            y = r[label_column]
-            if isinstance(y, str) and y.strip().lstrip("-").isdigit():
-                y = int(y)
-            if positive_label == 1 and y in (0, 1):
-                labels.append(int(y))
-            elif positive_label == 1 and isinstance(y, (int, float)) and y not in (0, 1):
-                raise ValueError(f"Label {y!r} out of range in split '{split}': expected 0/1, or pass positive_label.")
-            else:
-                labels.append(int(y == positive_label))
+                raise ValueError(f"{source}: column '{col}' not found; columns are {sorted(rows[0])}.")
+        labels = [_binary_label(r.get(label_column), positive_label, f"{source}, {_where(source, n)}")
+                  for r, n in zip(rows, numbers)]
         data[split] = {"text": [str(r[text_column]) for r in rows], "label": labels,
                        "text_pair": [str(r[text_pair_column]) for r in rows] if text_pair_column else None}
+    if positive_label != 1 and not any(any(d["label"]) for d in data.values()):
+        seen = sorted({str(r.get(label_column)) for _, rows, _ in raw.values() for r in rows})[:10]
+        raise ValueError(f"positive_label {positive_label!r} does not occur in the data; its labels are {seen}.")
     if "train" not in data:
         raise ValueError("The task needs a train split.")
     if "val" not in data:
@@ -220,13 +220,46 @@ def load_custom_task(name, descriptions, *, data_files=None, dataset_id=None, co
                 data=data)
 
 
+def _where(source, number):
+    return f"line {number}" if source.endswith((".jsonl", ".json")) else f"row {number}"
+
+
+def _binary_label(y, positive_label, where):
+    """1 when the row matches the description, else 0: 0/1 labels as they are, or ``y == positive_label``."""
+    if isinstance(y, str) and y.strip().lstrip("-").isdigit():
+        y = int(y)
+    if positive_label == 1:
+        if isinstance(y, (bool, int, float)) and y in (0, 1):
+            return int(y)
+        raise ValueError(f"{where}: label {y!r} is not 0 or 1. Labels must be 0/1, or name the label that means "
+                         f"'matches the description' with positive_label (evaluate.py --positive-label {y}).")
+    if y is None:
+        raise ValueError(f"{where}: the row has no label.")
+    return int(str(y) == str(positive_label))
+
+
 def _read_rows(path):
+    """The rows of a .jsonl/.json (one object per line) or .csv/.tsv file, and the line number of each."""
     if not path.exists():
         raise ValueError(f"Data file not found: {path}")
     if path.suffix in (".jsonl", ".json"):
+        rows, numbers = [], []
         with open(path, encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"{path}, line {number}: not valid JSON ({err.msg}).") from None
+                if not isinstance(row, dict):
+                    raise ValueError(f"{path}, line {number}: expected a JSON object such as "
+                                     '{"text": "...", "label": 1}.')
+                rows.append(row)
+                numbers.append(number)
+        return rows, numbers
     if path.suffix in (".csv", ".tsv"):
         with open(path, newline="", encoding="utf-8") as f:
-            return list(csv.DictReader(f, delimiter="\t" if path.suffix == ".tsv" else ","))
+            rows = list(csv.DictReader(f, delimiter="\t" if path.suffix == ".tsv" else ","))
+        return rows, list(range(2, len(rows) + 2))  # line 1 is the header
     raise ValueError(f"Unsupported data file '{path}': use .csv, .tsv or .jsonl.")

@@ -13,8 +13,9 @@ import shutil
 import torch
 from safetensors.torch import load_file, save_file
 
-from .adapters import AdapterSpec, atomic_directory
-from .collection import _write_json, write_index, write_jsonl
+from .adapters import AdapterSpec
+from .collection import discard_unfinished_task, read_entries, write_index, write_jsonl
+from .fileio import atomic_directory, prepare_target, write_json_atomic
 from .layout import LayoutMismatchError, LoraLayout
 
 
@@ -44,19 +45,28 @@ class Zoo:
         if not os.path.isdir(path):
             from huggingface_hub import snapshot_download
 
+            from .hub import check_hub_source
+
+            check_hub_source(path, "Zoo")
             try:
                 path = snapshot_download(path, repo_type="dataset", revision=revision)
             except Exception as err:  # offline, missing repo, bad id
                 raise ValueError(f"Zoo '{path_or_id}' is not a local directory and could not be fetched from the "
                                  f"Hub ({type(err).__name__}).") from None
-        for name in ("index.jsonl", "layout.json", "zoo_config.json"):
+        for name in ("layout.json", "zoo_config.json"):
             if not os.path.exists(os.path.join(path, name)):
                 raise ValueError(f"'{path}' is not a text2lora zoo: {name} is missing.")
         with open(os.path.join(path, "zoo_config.json")) as f:
             config = json.load(f)
         layout = LoraLayout.load(os.path.join(path, "layout.json"))
-        with open(os.path.join(path, "index.jsonl"), encoding="utf-8") as f:
-            rows = [json.loads(line) for line in f if line.strip()]
+        index = os.path.join(path, "index.jsonl")
+        if os.path.exists(index):
+            with open(index, encoding="utf-8") as f:
+                rows = [json.loads(line) for line in f if line.strip()]
+        elif os.path.isdir(os.path.join(path, "entries")):  # a collection still running: its finished tasks
+            rows = read_entries(path)
+        else:
+            raise ValueError(f"'{path}' is not a text2lora zoo: index.jsonl is missing.")
         packed = os.path.join(path, "weights.safetensors")
         if os.path.exists(packed):
             vectors = load_file(packed)["adapters"].float()
@@ -115,10 +125,21 @@ def read_adapter_weights(adapter, layout=None):
     return state
 
 
+PACKED_ZOO_FILES = frozenset({"weights.safetensors", "index.jsonl", "layout.json", "zoo_config.json", "report.md",
+                              "report.json", "README.md"})
+
+
+def is_packed_zoo(path):
+    """True when ``path`` holds a packed zoo and nothing else (what :func:`pack_zoo` may replace)."""
+    names = set(os.listdir(path))
+    return "weights.safetensors" in names and names <= PACKED_ZOO_FILES
+
+
 def pack_zoo(zoo_dir, out_dir, dtype=torch.float16):
     """Write the compact form of a collection: one ``weights.safetensors`` plus the index, layout and config."""
+    replace = prepare_target(out_dir, overwrite=True, replaceable=is_packed_zoo, what="a packed text2lora zoo")
     zoo = Zoo.load(zoo_dir)
-    with atomic_directory(out_dir, prefix=".tmp-pack-") as tmp:
+    with atomic_directory(out_dir, prefix=".tmp-pack-", replace=replace) as tmp:
         save_file({"adapters": zoo.vectors.to(dtype).contiguous()}, os.path.join(tmp, "weights.safetensors"),
                   metadata={"format": "pt", "dtype": str(dtype).replace("torch.", "")})
         for name in ("layout.json", "zoo_config.json"):
@@ -174,13 +195,14 @@ def import_adapter(zoo_dir, adapter, task, descriptions, family="imported", spli
         spec = AdapterSpec.from_dict(json.load(f)["spec"])
     state = read_adapter_weights(adapter, layout)
     peft_model, _ = build_peft_model(spec)
+    discard_unfinished_task(zoo_dir, task)  # what an interrupted import of this task left
     rel = os.path.join("adapters", task, "imported")
     save_adapter(peft_model, os.path.join(zoo_dir, rel), state_dict=state, base_model=spec.base_model)
     row = dict(task=task, family=family, split=split, dataset="imported", descriptions=list(descriptions),
                heldout_descriptions=list(heldout_descriptions), checkpoint_step=None, checkpoint_path=rel,
                seed=spec.init_seed, train_seed=None, val_accuracy=None, test_accuracy=test_accuracy,
                zero_shot_test_accuracy=None, train_seconds=None, num_train_examples=None, source=os.fspath(adapter))
-    _write_json(entry, [row])
+    write_json_atomic(entry, [row])
     write_index(zoo_dir)
     return row
 
@@ -241,7 +263,7 @@ def zoo_report(zoo_dir, wall_seconds=None, machine=None):
                                      "zero_shot_test_accuracy", "train_seconds")} for r in tasks],
         "sources": sources,
     }
-    _write_json(os.path.join(zoo_dir, "report.json"), report)
+    write_json_atomic(os.path.join(zoo_dir, "report.json"), report)
 
     def f3(v):
         return "–" if v is None else f"{v:.3f}"
