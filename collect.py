@@ -14,8 +14,8 @@ import os
 import time
 
 from text2lora.adapters import AdapterSpec
-from text2lora.collection import TrainingSettings, ZooCollector, write_index
 from text2lora.hub import DEFAULT_BASE_MODEL
+from text2lora.training.collection import TrainingSettings, ZooCollector, write_index
 
 
 def parse_args(argv=None):
@@ -60,7 +60,7 @@ def main(argv=None):
         check_output_dir(args.pack)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.refresh_descriptions:
-        from text2lora.zoo import refresh_descriptions
+        from text2lora.data.zoo import refresh_descriptions
 
         changed = refresh_descriptions(args.output_dir)
         print(f"refreshed the descriptions of {changed} rows: {args.output_dir}/index.jsonl")
@@ -68,7 +68,7 @@ def main(argv=None):
     import torch
     from accelerate import PartialState
 
-    from text2lora.tasks import list_tasks, load_task
+    from text2lora.data.tasks import list_tasks, load_task
 
     state = PartialState(cpu=not torch.cuda.is_available())
     if args.tasks:
@@ -102,7 +102,7 @@ def main(argv=None):
         rows = write_index(args.output_dir)
         seconds = time.perf_counter() - start
         print(f"collected {done} new tasks in {seconds:.1f}s; index has {rows} rows: {args.output_dir}/index.jsonl")
-        from text2lora.zoo import pack_zoo, zoo_report
+        from text2lora.data.zoo import pack_zoo, zoo_report
 
         report = zoo_report(args.output_dir, wall_seconds=seconds if fresh else None)
         print(f"median test accuracy: fine-tuned {report['median_fine_tuned_test_accuracy']:.3f}, zero-shot "
@@ -111,7 +111,7 @@ def main(argv=None):
             pack_zoo(args.output_dir, args.pack)
             print(f"packed zoo: {args.pack}")
             if args.push_to_hub:
-                from text2lora.cards import push_zoo_to_hub
+                from text2lora.hub.cards import push_zoo_to_hub
 
                 url = push_zoo_to_hub(args.pack, args.hub_model_id, private=args.private)
                 print(f"pushed: {url}")

@@ -71,7 +71,7 @@ def parse_args(argv=None):
 
 
 def load_pipeline(path):
-    from generate import load_generator
+    from text2lora.pipelines import load_generator
 
     return load_generator(path)
 
@@ -243,9 +243,9 @@ def mean(values):
 
 # -- bring your own task ------------------------------------------------------------------------------------------
 def evaluate_custom(args):
+    from text2lora.data.tasks import load_custom_task
+    from text2lora.data.zoo import Zoo
     from text2lora.evaluation import Evaluator
-    from text2lora.tasks import load_custom_task
-    from text2lora.zoo import Zoo
 
     if not args.description:
         raise ValueError("--task-data needs at least one --description.")
@@ -286,10 +286,10 @@ def question_1(args, zoo_spec):
     """One seen task: many checkpoints, an id-conditioned generator, generated vs original."""
     import train
     from text2lora.adapters import AdapterScorer
-    from text2lora.collection import TrainingSettings, ZooCollector, write_index
-    from text2lora.pipeline import Text2LoraPipeline
-    from text2lora.tasks import load_task
-    from text2lora.zoo import Zoo
+    from text2lora.data.tasks import load_task
+    from text2lora.data.zoo import Zoo
+    from text2lora.pipelines import Text2LoraPipeline
+    from text2lora.training.collection import TrainingSettings, ZooCollector, write_index
 
     task = load_task(args.q1_task)
     zoo_dir = os.path.join(args.work_dir, "q1_zoo")
@@ -342,7 +342,7 @@ def _row_parts(evaluator, cache_dirs, question, adapters, head):
 
 
 def question_2(evaluator, tasks, args, cache_dirs, stats=None):
-    from text2lora.tasks import load_task
+    from text2lora.data.tasks import load_task
 
     def adapters(name):
         task = load_task(name)
@@ -373,9 +373,9 @@ def question_2(evaluator, tasks, args, cache_dirs, stats=None):
 
 
 def interpolation(evaluator, pairs, alphas):
+    from text2lora.data.tasks import load_task
     from text2lora.embedding import embed
     from text2lora.evaluation import interpolate_conditions
-    from text2lora.tasks import load_task
 
     curves = []
     for a_name, b_name in pairs:
@@ -399,7 +399,7 @@ def interpolation(evaluator, pairs, alphas):
 
 
 def question_3(evaluator, tasks, args, cache_dirs, stats=None):
-    from text2lora.tasks import load_task
+    from text2lora.data.tasks import load_task
 
     all_tasks = {n: load_task(n) for n in tasks}
     names = sorted(all_tasks)
@@ -781,8 +781,8 @@ def update_generator_card(generator_dir, report):
     from types import SimpleNamespace
 
     import train
-    from text2lora.pipeline import Text2LoraPipeline
-    from text2lora.zoo import Zoo
+    from text2lora.data.zoo import Zoo
+    from text2lora.pipelines import Text2LoraPipeline
 
     with open(os.path.join(generator_dir, "training_info.json")) as f:
         info = json.load(f)
@@ -840,9 +840,9 @@ def main(argv=None):
     import datetime
     import platform
 
+    from text2lora.data.tasks import list_tasks, suite_info
+    from text2lora.data.zoo import Zoo
     from text2lora.evaluation import Evaluator
-    from text2lora.tasks import list_tasks, suite_info
-    from text2lora.zoo import Zoo
 
     os.makedirs(args.output_dir, exist_ok=True)
     start = time.perf_counter()

@@ -16,7 +16,7 @@ import sys
 import time
 
 from text2lora.cli import check_device
-from text2lora.pipeline import SHIPPED_GENERATOR
+from text2lora.pipelines import load_generator
 
 
 def parse_args(argv=None):
@@ -67,7 +67,7 @@ def validate(args):
 def output_targets(args):
     """(description, sample index, folder) for every adapter to write, checked before any work is done."""
     from text2lora.fileio import check_output_location, prepare_target
-    from text2lora.pipeline import adapter_folder_name
+    from text2lora.pipelines import adapter_folder_name
 
     check_output_location(args.output_dir)
     targets = []
@@ -77,41 +77,6 @@ def output_targets(args):
             target = os.path.join(args.output_dir, name)
             targets.append((description, k, target, prepare_target(target, args.overwrite)))
     return targets
-
-
-def load_generator(path_or_id, device="cpu"):
-    """Load a Text2LoraPipeline from a directory or Hub id with one clear error for anything else."""
-    from text2lora.pipeline import Text2LoraPipeline
-
-    path_or_id = path_or_id or SHIPPED_GENERATOR
-    if os.path.isdir(path_or_id):
-        if not os.path.exists(os.path.join(path_or_id, "model_index.json")):
-            raise ValueError(f"'{path_or_id}' is not a text2lora generator: model_index.json is missing.")
-        import json
-
-        with open(os.path.join(path_or_id, "model_index.json")) as f:
-            class_name = json.load(f).get("_class_name")
-        if class_name != "Text2LoraPipeline":
-            raise ValueError(f"'{path_or_id}' holds a {class_name}, not a Text2LoraPipeline generator.")
-    elif path_or_id == SHIPPED_GENERATOR:
-        raise ValueError(f"The shipped generator is missing at {path_or_id}; retrain it with train.py.")
-    else:
-        from text2lora.hub import check_hub_source
-
-        check_hub_source(path_or_id, "Generator")
-    try:
-        pipe = Text2LoraPipeline.from_pretrained(path_or_id)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"Could not load the generator '{path_or_id}': {str(err).splitlines()[0]}") from None
-    pipe.set_progress_bar_config(disable=True)
-    return pipe.to(device)
-
-
-def swap_scheduler(pipe, name):
-    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
-
-    cls = {"ddim": DDIMScheduler, "dpm": DPMSolverMultistepScheduler, "ddpm": DDPMScheduler}[name]
-    pipe.scheduler = cls.from_config(pipe.scheduler.config)
 
 
 def try_adapter(adapter_dir, texts, base_model):
@@ -155,9 +120,7 @@ def main(argv=None):
     from text2lora.embedding import overlong_texts
 
     start = time.perf_counter()
-    pipe = load_generator(args.generator, args.device)
-    if args.scheduler:
-        swap_scheduler(pipe, args.scheduler)
+    pipe = load_generator(args.generator, args.device, scheduler=args.scheduler)
     generator = torch.Generator(device=args.device).manual_seed(args.seed)
     out = pipe(args.task, num_inference_steps=args.num_inference_steps, guidance_scale=args.guidance_scale,
                num_adapters_per_task=args.num_adapters, generator=generator, method=args.method,
@@ -195,7 +158,7 @@ def main(argv=None):
                 verdict = "matches" if p >= 0.5 else "does not match"
                 print(f"[{shorten(description, 60)}] {text!r} -> label {int(p >= 0.5)} ({verdict}, p={p:.3f})")
     if args.push_to_hub:
-        from text2lora.cards import push_adapter_to_hub
+        from text2lora.hub.cards import push_adapter_to_hub
 
         print(f"pushed: {push_adapter_to_hub(written[0][1], args.hub_model_id, private=args.private)}")
     return written

@@ -183,9 +183,14 @@ def main(argv=None):
     from diffusers.training_utils import EMAModel, compute_snr
     from tqdm.auto import tqdm
 
-    from text2lora.checkpoints import checkpoint_step, latest_checkpoint, remove_interrupted_saves, save_checkpoint
+    from text2lora.data.zoo import Zoo
     from text2lora.models import LoraDenoiser
-    from text2lora.zoo import Zoo
+    from text2lora.training.checkpoints import (
+        checkpoint_step,
+        latest_checkpoint,
+        remove_interrupted_saves,
+        save_checkpoint,
+    )
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     accelerator = Accelerator(
@@ -204,7 +209,7 @@ def main(argv=None):
         os.makedirs(args.output_dir, exist_ok=True)
     zoo, tasks, task_ids, conditions = build_training_data(zoo, args, args.embedder)
     anchors = condition_anchors(zoo, tasks, conditions) if args.condition_type == "text" else None
-    from text2lora.layout import LoraLayout
+    from text2lora.data.layout import LoraLayout
 
     layout = LoraLayout(zoo.layout.keys, zoo.layout.shapes, token_size=args.token_size)
     vectors = zoo.vectors
@@ -356,7 +361,7 @@ def main(argv=None):
         if args.validation_tasks is None or args.validation_tasks:
             log_validation(pipe, zoo, args, global_step, write=True)
         if args.push_to_hub:
-            from text2lora.cards import push_generator_to_hub
+            from text2lora.hub.cards import push_generator_to_hub
 
             url = push_generator_to_hub(args.output_dir, args.hub_model_id, private=args.hub_private)
             logger.info("Pushed the generator to %s", url)
@@ -379,7 +384,7 @@ def make_pipeline(denoiser, ema, noise_scheduler, args, anchors=None):
     from diffusers import DDIMScheduler
 
     from text2lora.models import LoraDenoiser
-    from text2lora.pipeline import Text2LoraPipeline
+    from text2lora.pipelines import Text2LoraPipeline
 
     model = LoraDenoiser.from_config(denoiser.config)
     model.load_state_dict(denoiser.state_dict())
@@ -419,7 +424,7 @@ def save_pipeline(pipe, args, zoo, tasks, history, seconds):
 
 def write_generator_card(pipe, args, zoo, tasks, evaluation=None):
     """README.md model card of the generator folder (rendered from hub_cards/generator_card.md)."""
-    from text2lora.cards import render_generator_card
+    from text2lora.hub.cards import render_generator_card
 
     keys = ("learning_rate", "max_train_steps", "train_batch_size", "prediction_type", "snr_gamma", "use_ema",
             "cond_dropout_prob", "condition_mix", "condition_noise", "anchor_condition_prob", "latent_dim",
@@ -437,7 +442,7 @@ def write_generator_card(pipe, args, zoo, tasks, evaluation=None):
 def log_validation(pipe, zoo, args, step, write=False):
     """Sample adapters from held-out descriptions of validation tasks and measure real val accuracy."""
     from text2lora.adapters import AdapterScorer
-    from text2lora.tasks import load_task
+    from text2lora.data.tasks import load_task
 
     names = args.validation_tasks
     if names is None:

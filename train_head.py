@@ -129,19 +129,19 @@ def main(argv=None):
         check_writable_parent(args.output_dir)
     from transformers.utils import logging as hf_logging
 
-    from generate import load_generator
     from text2lora.adapters import balanced_accuracy
+    from text2lora.data.tasks import list_tasks, load_task
+    from text2lora.data.zoo import Zoo
     from text2lora.embedding import embed, load_embedder, pair_text
-    from text2lora.head_training import (
+    from text2lora.models import HeadHypernetwork
+    from text2lora.pipelines import load_generator
+    from text2lora.training.head_training import (
         balanced_rows,
         classifier_features,
         fit_projection,
         train_feature_lora,
         train_head_hypernetwork,
     )
-    from text2lora.models import HeadHypernetwork
-    from text2lora.tasks import list_tasks, load_task
-    from text2lora.zoo import Zoo
 
     hf_logging.set_verbosity_error()
     start = time.perf_counter()

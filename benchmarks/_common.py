@@ -26,8 +26,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 DEFAULT_GENERATOR = str(REPO_ROOT / "text2lora" / "data" / "generator")
 DEFAULT_ZOO = str(REPO_ROOT / "zoos" / "minilm-default")
-if str(REPO_ROOT) not in sys.path:  # for `import generate` (a top-level script of the repo)
-    sys.path.insert(0, str(REPO_ROOT))
 
 
 class BenchmarkError(Exception):
@@ -349,17 +347,17 @@ def require_dir(path, what, hint):
 
 
 def load_generator(path, device="cpu"):
-    """The pipeline at ``path`` (a local directory), through generate.load_generator."""
+    """The pipeline at ``path`` (a local directory), through text2lora.pipelines.load_generator."""
     require_dir(path, "generator", "train one with train.py (e.g. --output_dir text2lora/data/generator) or pass "
                                    "--generator PATH.")
-    import generate
+    from text2lora.pipelines import load_generator as load
 
-    return generate.load_generator(path, device)
+    return load(path, device)
 
 
 def load_zoo(path):
     require_dir(path, "zoo", "collect one with collect.py or pass --zoo PATH.")
-    from text2lora.zoo import Zoo
+    from text2lora.data.zoo import Zoo
 
     return Zoo.load(path)
 
@@ -415,7 +413,7 @@ SYNTHETIC_LAYOUTS = {
 
 
 def synthetic_layout(name, token_size=512):
-    from text2lora.layout import LoraLayout
+    from text2lora.data.layout import LoraLayout
 
     if name not in SYNTHETIC_LAYOUTS:
         raise BenchmarkError(f"unknown size '{name}'; choose from {sorted(SYNTHETIC_LAYOUTS)}.")

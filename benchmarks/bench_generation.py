@@ -65,7 +65,7 @@ def parse_args(argv=None):
 
 def batch_descriptions(n):
     """``n`` distinct descriptions from the shipped suite (first training description of each task)."""
-    from text2lora.tasks import list_tasks, task_info
+    from text2lora.data.tasks import list_tasks, task_info
 
     out = []
     for name in list_tasks():
@@ -175,7 +175,7 @@ def main(argv=None):
     quality = None
     if zoo is not None:
         from text2lora.adapters import AdapterScorer
-        from text2lora.tasks import load_task
+        from text2lora.data.tasks import load_task
 
         names = pick_tasks(zoo, args.tasks, args.num_tasks)
         scorer = AdapterScorer(zoo.spec, device=device)

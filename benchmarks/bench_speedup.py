@@ -7,7 +7,7 @@ For each task (default: 4 seen tasks of the zoo):
    (embed + sample + save_adapter, warm models; --repeats times);
 2. score it: balanced accuracy on the test split (the target);
 3. fine-tune the task with the zoo's own recipe (TrainingSettings from zoo_config.json, from the zoo's shared
-   initialization, same data order as text2lora.collection.train_task), evaluating on the test split every
+   initialization, same data order as text2lora.training.collection.train_task), evaluating on the test split every
    --eval_every steps (and at step 0 and at the last step), and stop at the first evaluated step whose accuracy is
    >= the target. The clock runs only while training: evaluation time is excluded. If the recipe ends first, the
    row says "not reached" and its time is the whole recipe's (a lower bound for the ratio). The global torch seed
@@ -63,15 +63,15 @@ def parse_args(argv=None):
 
 def finetune_until(peft_model, tokenizer, scorer, task, spec, settings, init_state, target, eval_every, device,
                    stop_step=None):
-    """text2lora.collection.train_task (the zoo's recipe), evaluating on test every ``eval_every`` steps (and at the
-    last step); stops once accuracy >= ``target``. With ``stop_step`` it trains exactly that many steps and never
-    evaluates (a timing repeat of a run whose stopping step is known: the trajectory is seeded).
+    """text2lora.training.collection.train_task (the zoo's recipe), evaluating on test every ``eval_every`` steps
+    (and at the last step); stops once accuracy >= ``target``. With ``stop_step`` it trains exactly that many steps
+    and never evaluates (a timing repeat of a run whose stopping step is known: the trajectory is seeded).
 
     Returns dict(seconds, step, total_steps, reached, accuracy, curve); seconds count training only."""
     import torch
 
     from text2lora.adapters import load_adapter_weights
-    from text2lora.collection import _task_seed, recipe_steps, train_task
+    from text2lora.training.collection import _task_seed, recipe_steps, train_task
 
     n = len(task.labels("train"))
     total = recipe_steps(min(n, settings.max_train_examples) if settings.max_train_examples else n, settings)
@@ -125,8 +125,8 @@ def main(argv=None):
     import torch
 
     from text2lora.adapters import AdapterScorer, adapter_state_dict, build_peft_model
-    from text2lora.collection import TrainingSettings
-    from text2lora.tasks import load_task
+    from text2lora.data.tasks import load_task
+    from text2lora.training.collection import TrainingSettings
 
     require_dir(args.generator, "generator", "train one with train.py or pass --generator PATH.")
     require_dir(args.zoo, "zoo", "collect one with collect.py or pass --zoo PATH.")

@@ -116,7 +116,7 @@ def main(argv=None):
     collect_wall = read_collect_log(args.collect_log)
     import torch
 
-    from text2lora.layout import LoraLayout
+    from text2lora.data.layout import LoraLayout
 
     if args.zoo:
         zoo = load_zoo(args.zoo)

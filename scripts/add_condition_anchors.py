@@ -22,9 +22,9 @@ def main(argv=None):
 
     from safetensors import safe_open
 
+    from text2lora.data.zoo import Zoo
     from text2lora.fileio import atomic_directory
     from text2lora.models import LoraDenoiser
-    from text2lora.zoo import Zoo
     from train import build_training_data, condition_anchors
 
     info_path = os.path.join(args.generator, "training_info.json")

@@ -4,13 +4,13 @@ Every task is binary: label 1 means "the text matches the task description", lab
 Negatives are drawn from the other labels of the same dataset. Train and val are balanced; test keeps every
 test positive (capped for size) and as many negatives, with at least 100 rows where the data allows.
 
-Output (committed, read at run time by ``text2lora.tasks``):
+Output (committed, read at run time by ``text2lora.data.tasks``):
     text2lora/data/suite/rows/<dataset>.jsonl.gz   rows {task, split, text, text_pair, label}
     text2lora/data/suite/rows/<dataset>_auxiliary.jsonl.gz   train/val rows of the auxiliary tasks
     text2lora/data/suite/tasks.json                registry (family, dataset, split, label meaning, licence)
     text2lora/data/suite/LICENSES.md               licence notes for every source dataset
 
-Descriptions are written by hand in text2lora/data/suite/descriptions/*.json and merged by ``text2lora.tasks``:
+Descriptions are written by hand in text2lora/data/suite/descriptions/*.json and merged by ``text2lora.data.tasks``:
 per task, "train" (7) and "heldout" (3, never trained on) and, for seen tasks, "augmented" (8 more training
 paraphrases, written by LLM helpers from the task metadata and the "train" list only; see the suite's README.md).
 

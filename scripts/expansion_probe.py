@@ -104,8 +104,8 @@ def main(argv=None):
     from head_probe import load_probe_features
 
     from text2lora.adapters import balanced_accuracy
+    from text2lora.data.tasks import list_tasks, load_task
     from text2lora.embedding import best_threshold, embed
-    from text2lora.tasks import list_tasks, load_task
 
     start = time.perf_counter()
     rows, mean, _, _ = load_probe_features(args.feature_cache, args.feature_lora)

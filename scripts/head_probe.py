@@ -32,7 +32,7 @@ import torch
 def probe_plan(auxiliary=False):
     """(task, split, rows per label or None for all) of every row the probe reads: the suite's, or the auxiliary
     tasks' training rows."""
-    from text2lora.tasks import list_tasks
+    from text2lora.data.tasks import list_tasks
 
     if auxiliary:
         return [(n, "train", 128) for n in list_tasks(split="auxiliary")]
@@ -44,9 +44,9 @@ def build_features(path, plan, seed=0, lora_state=None):
     """The classifier's input (with the LoRA weights ``lora_state``, or none) and the embedder's sentence embedding
     of every row in ``plan``."""
     from text2lora.adapters import AdapterSpec
+    from text2lora.data.tasks import load_task
     from text2lora.embedding import embed, pair_text
-    from text2lora.head_training import balanced_rows, classifier_features
-    from text2lora.tasks import load_task
+    from text2lora.training.head_training import balanced_rows, classifier_features
 
     keys, key_index, rows = [], {}, {}
     for name, split, per_class in plan:
@@ -72,8 +72,8 @@ def load_probe_features(feature_cache, feature_lora=None, auxiliary_tasks=False)
     """The probe's cached rows: (rows {(task, split): (feature row ids, labels)}, sentence embeddings, classifier
     features, training task names). Computed on first use (about 7 min on the 2-core CPU), with the feature LoRA of
     the generator directory ``feature_lora`` (cached per generator); ``auxiliary_tasks`` adds those tasks' rows."""
+    from text2lora.data.tasks import list_tasks
     from text2lora.models import HeadHypernetwork
-    from text2lora.tasks import list_tasks
 
     lora_state = None
     if feature_lora:
@@ -103,7 +103,7 @@ def load_probe_features(feature_cache, feature_lora=None, auxiliary_tasks=False)
 def fit_head_projection(model, rows, mean, pool, training):
     """Fit ``model.projection`` (a :class:`~text2lora.models.HeadHypernetwork`) on the training tasks' texts only, as
     train_head.py does. Returns (every row's projected features, R^2 of the fit, the training rows' ids)."""
-    from text2lora.head_training import fit_projection
+    from text2lora.training.head_training import fit_projection
 
     fit_rows = np.unique(np.concatenate([rows[(n, "train")][0] for n in training]))
     projection, r2 = fit_projection(pool[fit_rows], mean[fit_rows])
@@ -130,10 +130,10 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     from text2lora.adapters import balanced_accuracy
+    from text2lora.data.tasks import list_tasks, load_task
     from text2lora.embedding import best_threshold, embed
-    from text2lora.head_training import train_head_hypernetwork
     from text2lora.models import HeadHypernetwork
-    from text2lora.tasks import list_tasks, load_task
+    from text2lora.training.head_training import train_head_hypernetwork
 
     start = time.perf_counter()
     rows, mean, pool, training = load_probe_features(args.feature_cache, args.feature_lora, args.auxiliary_tasks)

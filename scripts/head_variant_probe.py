@@ -102,14 +102,14 @@ class VariantHead(nn.Module):
 def train_variant(model, features, task_rows, task_conditions, task_index, max_train_steps=6000, batch_tasks=32,
                   rows_per_task=64, learning_rate=1e-3, weight_decay=0.01, condition_noise=0.5, seed=0,
                   text_vectors=None, text_condition_prob=0.0, texts_per_condition=5):
-    """The shipped head's loss and sampling (``text2lora.head_training.train_head_hypernetwork``), with each task's
-    own anchor masked out of the variant's context. With probability ``text_condition_prob`` a task's condition is
-    the normalized mean sentence embedding (``text_vectors``) of ``texts_per_condition`` of its positive training
+    """The shipped head's loss and sampling (``text2lora.training.head_training.train_head_hypernetwork``), with each
+    task's own anchor masked out of the variant's context. With probability ``text_condition_prob`` a task's condition
+    is the normalized mean sentence embedding (``text_vectors``) of ``texts_per_condition`` of its positive training
     texts instead of a description: texts and descriptions share the embedder's space, so this is a far larger
     (if shifted) set of conditions."""
     from tqdm.auto import tqdm
 
-    from text2lora.head_training import balanced_task_loss
+    from text2lora.training.head_training import balanced_task_loss
 
     names = sorted(task_rows)
     rng, np_rng = random.Random(seed), np.random.default_rng(seed)
@@ -161,9 +161,9 @@ def main(argv=None):
     from head_probe import fit_head_projection, load_probe_features
 
     from text2lora.adapters import balanced_accuracy
+    from text2lora.data.tasks import list_tasks, load_task
     from text2lora.embedding import best_threshold, embed, task_anchors
     from text2lora.models import HeadHypernetwork
-    from text2lora.tasks import list_tasks, load_task
 
     start = time.perf_counter()
     rows, mean, pool, training = load_probe_features(args.feature_cache, args.feature_lora, auxiliary_tasks=True)

@@ -27,10 +27,10 @@ def main(argv=None):
     p.add_argument("--output", required=True)
     args = p.parse_args(argv)
 
+    from text2lora.data.tasks import load_task
+    from text2lora.data.zoo import Zoo
     from text2lora.evaluation import Evaluator
-    from text2lora.pipeline import Text2LoraPipeline
-    from text2lora.tasks import load_task
-    from text2lora.zoo import Zoo
+    from text2lora.pipelines import Text2LoraPipeline
 
     zoo = Zoo.load(args.zoo)
     pipe = Text2LoraPipeline.from_pretrained(args.generator)

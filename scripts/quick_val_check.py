@@ -45,9 +45,9 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     from text2lora.adapters import AdapterScorer
-    from text2lora.pipeline import Text2LoraPipeline
-    from text2lora.tasks import load_task
-    from text2lora.zoo import Zoo
+    from text2lora.data.tasks import load_task
+    from text2lora.data.zoo import Zoo
+    from text2lora.pipelines import Text2LoraPipeline
 
     zoo = Zoo.load(args.zoo)
     pipe = Text2LoraPipeline.from_pretrained(args.generator)

@@ -38,9 +38,9 @@ def main(argv=None):
     p.add_argument("--output", default=None)
     args = p.parse_args(argv)
 
+    from text2lora.data.tasks import list_tasks, load_task
     from text2lora.embedding import embed
     from text2lora.models import LoraDenoiser
-    from text2lora.tasks import list_tasks, load_task
 
     anchors = LoraDenoiser.from_pretrained(os.path.join(args.generator, "denoiser")).anchor_embeddings.float().numpy()
     with open(args.report) as f:

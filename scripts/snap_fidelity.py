@@ -38,10 +38,10 @@ def main(argv=None):
     from quick_val_check import cap_val
 
     from text2lora.adapters import AdapterScorer, balanced_accuracy
+    from text2lora.data.tasks import load_task
+    from text2lora.data.zoo import Zoo
     from text2lora.embedding import embed
-    from text2lora.pipeline import Text2LoraPipeline
-    from text2lora.tasks import load_task
-    from text2lora.zoo import Zoo
+    from text2lora.pipelines import Text2LoraPipeline
 
     zoo = Zoo.load(args.zoo)
     pipe = Text2LoraPipeline.from_pretrained(args.generator)

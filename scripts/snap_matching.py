@@ -34,8 +34,8 @@ def main(argv=None):
     p.add_argument("--output", default=None)
     args = p.parse_args(argv)
 
+    from text2lora.data.tasks import list_tasks, task_info
     from text2lora.embedding import embed, load_embedder
-    from text2lora.tasks import list_tasks, task_info
 
     names = list_tasks(split="seen")
     infos = [task_info(n) for n in names]

@@ -68,7 +68,7 @@ def make_rows(keyword_group, n, seed):
 
 
 def make_task(name, group, split="seen", seed=0, n_train=32):
-    from text2lora.tasks import Task
+    from text2lora.data.tasks import Task
 
     return Task(
         name=name,
@@ -115,7 +115,7 @@ def tiny_tasks():
 @pytest.fixture(scope="session")
 def tiny_zoo(tmp_path_factory, tiny_spec, tiny_tasks):
     """A collected zoo of 4 tiny tasks (2 checkpoints each), with its index."""
-    from text2lora.collection import TrainingSettings, ZooCollector, write_index
+    from text2lora.training.collection import TrainingSettings, ZooCollector, write_index
 
     path = tmp_path_factory.mktemp("zoo")
     settings = TrainingSettings(epochs=2, batch_size=8, max_train_examples=32, num_checkpoints=2,

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from text2lora.adapters import AdapterSpec, build_peft_model
-from text2lora.collection import TrainingSettings, ZooCollector, checkpoint_steps
-from text2lora.layout import LayoutMismatchError, LoraLayout
-from text2lora.zoo import Zoo, import_adapter, pack_zoo
+from text2lora.data.layout import LayoutMismatchError, LoraLayout
+from text2lora.data.zoo import Zoo, import_adapter, pack_zoo
+from text2lora.training.collection import TrainingSettings, ZooCollector, checkpoint_steps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -154,8 +154,8 @@ def test_unknown_task_in_cli_writes_nothing(tmp_path):
 def test_refresh_descriptions_rewrites_shipped_tasks_only(tmp_path):
     import json
 
-    from text2lora.tasks import list_tasks, task_info
-    from text2lora.zoo import refresh_descriptions
+    from text2lora.data.tasks import list_tasks, task_info
+    from text2lora.data.zoo import refresh_descriptions
 
     shipped = list_tasks()[0]
     rows = [{"task": shipped, "descriptions": ["old"], "heldout_descriptions": []},

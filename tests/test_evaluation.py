@@ -75,8 +75,8 @@ def test_bring_your_own_task_cli(tiny_generator_dir, tiny_zoo, tmp_path):
 
 def test_evaluator_reports_every_method(tiny_generator_dir, tiny_zoo, tiny_tasks):
     from text2lora import Text2LoraPipeline
+    from text2lora.data.zoo import Zoo
     from text2lora.evaluation import Evaluator
-    from text2lora.zoo import Zoo
 
     pipe = Text2LoraPipeline.from_pretrained(tiny_generator_dir)
     pipe.set_progress_bar_config(disable=True)
@@ -103,8 +103,8 @@ def _loader(tasks):
 
 
 def test_label_free_zero_shot_ignores_the_tasks_labels(tiny_zoo, tiny_tasks):
+    from text2lora.data.zoo import Zoo
     from text2lora.evaluation import Evaluator
-    from text2lora.zoo import Zoo
 
     evaluator = Evaluator(Zoo.load(tiny_zoo), task_loader=_loader(tiny_tasks))
     task = copy.deepcopy(tiny_tasks[3])
@@ -123,8 +123,8 @@ def test_evaluate_resumes_finished_task_rows(tiny_generator_dir, tiny_zoo, tiny_
     from text2lora.evaluation import Evaluator
 
     names = {"seen": [t.name for t in tiny_tasks if t.split == "seen"], "unseen": ["money_task"]}
-    monkeypatch.setattr("text2lora.tasks.list_tasks", lambda split=None, **_: names[split])
-    monkeypatch.setattr("text2lora.tasks.load_task", _loader(tiny_tasks))
+    monkeypatch.setattr("text2lora.data.tasks.list_tasks", lambda split=None, **_: names[split])
+    monkeypatch.setattr("text2lora.data.tasks.load_task", _loader(tiny_tasks))
     argv = ["--generator", tiny_generator_dir, "--zoo", tiny_zoo, "--questions", "2", "3", "--output_dir",
             str(tmp_path / "reports"), "--work_dir", str(tmp_path / "work"), "--num_inference_steps"]
     first = evaluate.main(argv + ["2"])

@@ -39,8 +39,8 @@ def test_raw_token_mode_trains_and_samples(tiny_zoo, tiny_base, tmp_path):
 
 
 def test_latent_autoencoder_round_trips_the_zoo(tiny_zoo):
+    from text2lora.data.zoo import Zoo
     from text2lora.models import LoraDenoiser
-    from text2lora.zoo import Zoo
 
     zoo = Zoo.load(tiny_zoo)
     model = LoraDenoiser(layout=zoo.layout.to_dict(), adapter_spec=zoo.spec.to_dict(), condition_dim=8,
@@ -113,7 +113,7 @@ def test_pipeline_bad_inputs(tiny_generator):
 
 def test_non_finite_weights_are_refused_before_writing(tiny_generator, tmp_path):
     from text2lora import Text2LoraPipeline
-    from text2lora.pipeline import NonFiniteWeightsError
+    from text2lora.pipelines import NonFiniteWeightsError
 
     pipe = Text2LoraPipeline.from_pretrained(tiny_generator)
     pipe.set_progress_bar_config(disable=True)
@@ -180,8 +180,8 @@ def test_condition_anchors_are_the_task_description_means_and_snap_descriptions(
     import numpy as np
 
     from text2lora import Text2LoraPipeline
+    from text2lora.data.zoo import Zoo
     from text2lora.embedding import embed
-    from text2lora.zoo import Zoo
 
     pipe = Text2LoraPipeline.from_pretrained(tiny_generator)
     pipe.set_progress_bar_config(disable=True)

@@ -44,7 +44,7 @@ def test_untrained_head_is_the_zero_shot_cosine_classifier():
 
 
 def test_fit_projection_recovers_a_linear_map():
-    from text2lora.head_training import fit_projection
+    from text2lora.training.head_training import fit_projection
 
     torch.manual_seed(0)
     features = torch.randn(200, 5)
@@ -57,8 +57,8 @@ def test_fit_projection_recovers_a_linear_map():
 
 def test_training_separates_tasks_on_synthetic_features():
     """Two tasks whose label is the sign of a different feature; the description picks the task."""
-    from text2lora.head_training import train_head_hypernetwork
     from text2lora.models import HeadHypernetwork
+    from text2lora.training.head_training import train_head_hypernetwork
 
     torch.manual_seed(0)
     features = torch.randn(400, 4)
@@ -88,7 +88,7 @@ def head_generator(tiny_zoo, tiny_base, tiny_tasks, tmp_path_factory, monkeypatc
                 "--hidden_size", "32", "--num_layers", "1", "--num_heads", "2", "--train_batch_size", "4",
                 "--lr_warmup_steps", "0", "--max_train_steps", "2"])
     tasks = {t.name: t for t in tiny_tasks}
-    monkeypatch_module.setattr("text2lora.tasks.load_task", lambda name: tasks[name])
+    monkeypatch_module.setattr("text2lora.data.tasks.load_task", lambda name: tasks[name])
     info = train_head.main(["--generator", str(base / "plain"), "--zoo", tiny_zoo, "--output_dir",
                             str(base / "with_head"), "--rows_per_class", "8", "--projection_rows", "40",
                             "--max_train_steps", "5", "--batch_tasks", "2", "--rows_per_task", "8"])
@@ -108,8 +108,8 @@ def test_train_head_adds_a_component_that_loads_in_peft(head_generator, tiny_bas
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from text2lora.embedding import embed
-    from text2lora.head_training import classifier_features
-    from text2lora.pipeline import Text2LoraPipeline
+    from text2lora.pipelines import Text2LoraPipeline
+    from text2lora.training.head_training import classifier_features
 
     plain, with_head, info = head_generator
     assert set(info["train_tasks"]) == {"good_task", "bad_task", "sport_task"}  # seen tasks only
@@ -135,7 +135,7 @@ def test_train_head_adds_a_component_that_loads_in_peft(head_generator, tiny_bas
 
 
 def test_hypernetwork_method_needs_the_component(head_generator):
-    from text2lora.pipeline import Text2LoraPipeline
+    from text2lora.pipelines import Text2LoraPipeline
 
     plain, with_head, _ = head_generator
     pipe = Text2LoraPipeline.from_pretrained(plain)
@@ -158,9 +158,9 @@ def test_generate_cli_hypernetwork_method(head_generator, tmp_path):
 
 
 def test_evaluator_scores_the_hypernetwork_next_to_the_diffusion_generator(head_generator, tiny_zoo, tiny_tasks):
+    from text2lora.data.zoo import Zoo
     from text2lora.evaluation import Evaluator
-    from text2lora.pipeline import Text2LoraPipeline
-    from text2lora.zoo import Zoo
+    from text2lora.pipelines import Text2LoraPipeline
 
     _, with_head, _ = head_generator
     pipe = Text2LoraPipeline.from_pretrained(with_head)
@@ -180,8 +180,8 @@ def test_evaluator_scores_the_hypernetwork_next_to_the_diffusion_generator(head_
 
 def test_classifier_features_mix_single_texts_and_pairs(head_generator):
     from text2lora.embedding import pair_text
-    from text2lora.head_training import classifier_features
-    from text2lora.pipeline import Text2LoraPipeline
+    from text2lora.pipelines import Text2LoraPipeline
+    from text2lora.training.head_training import classifier_features
 
     spec = Text2LoraPipeline.from_pretrained(head_generator[1]).adapter_spec
     texts, pairs = ["a great match", "the loan", "good day"], [None, "was awful", None]
@@ -201,8 +201,9 @@ def test_train_head_adds_auxiliary_tasks_without_zoo_adapters(head_generator, ti
     tasks = {t.name: t for t in [make_task("good_task", "good", seed=1), make_task("bad_task", "bad", seed=2),
                                  make_task("sport_task", "sport", seed=3),
                                  make_task("bank_task", "money", split="auxiliary", seed=5)]}
-    monkeypatch.setattr("text2lora.tasks.load_task", lambda name: tasks[name])
-    monkeypatch.setattr("text2lora.tasks.list_tasks", lambda split=None: ["bank_task"] if split == "auxiliary" else [])
+    monkeypatch.setattr("text2lora.data.tasks.load_task", lambda name: tasks[name])
+    monkeypatch.setattr("text2lora.data.tasks.list_tasks",
+                        lambda split=None: ["bank_task"] if split == "auxiliary" else [])
     info = train_head.main(["--generator", head_generator[0], "--zoo", tiny_zoo, "--output_dir",
                             str(tmp_path / "aux"), "--auxiliary_tasks", "--rows_per_class", "8",
                             "--projection_rows", "40", "--max_train_steps", "5", "--batch_tasks", "2",
@@ -224,7 +225,7 @@ def test_evaluate_reuses_adapter_rows_when_only_the_head_changes(head_generator,
     generator = tmp_path / "generator"
     shutil.copytree(with_head, generator)
     names = {"seen": [t.name for t in tiny_tasks if t.split == "seen"], "unseen": ["money_task"]}
-    monkeypatch.setattr("text2lora.tasks.list_tasks", lambda split=None, **_: names[split])
+    monkeypatch.setattr("text2lora.data.tasks.list_tasks", lambda split=None, **_: names[split])
     argv = ["--generator", str(generator), "--zoo", tiny_zoo, "--questions", "2", "3", "--output_dir",
             str(tmp_path / "reports"), "--work_dir", str(tmp_path / "work"), "--num_inference_steps", "2"]
     first = evaluate.main(argv)
@@ -266,8 +267,8 @@ def test_feature_lora_is_written_into_every_generated_adapter(head_generator, ti
 
     import train_head
     from text2lora.embedding import embed
-    from text2lora.head_training import classifier_features
-    from text2lora.pipeline import Text2LoraPipeline
+    from text2lora.pipelines import Text2LoraPipeline
+    from text2lora.training.head_training import classifier_features
 
     plain, _, _ = head_generator
     info = train_head.main(["--generator", plain, "--zoo", tiny_zoo, "--output_dir", str(tmp_path / "gen"),
@@ -322,7 +323,7 @@ def test_balanced_task_loss_known_values():
 
     import numpy as np
 
-    from text2lora.head_training import balanced_task_loss
+    from text2lora.training.head_training import balanced_task_loss
 
     features = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])
     rows = [(torch.tensor([0, 1]), torch.tensor([1.0, 0.0]))] * 2

@@ -31,7 +31,7 @@ def test_bad_model_id():
 def test_zoo_hub_id_offline_is_one_clear_error(monkeypatch):
     from huggingface_hub import constants
 
-    from text2lora.zoo import Zoo
+    from text2lora.data.zoo import Zoo
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(ValueError, match="could not be fetched from the Hub"):

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def minilm_zoo(tmp_path_factory):
     from text2lora.adapters import AdapterSpec
-    from text2lora.collection import TrainingSettings, ZooCollector, write_index
+    from text2lora.training.collection import TrainingSettings, ZooCollector, write_index
 
     path = tmp_path_factory.mktemp("minilm-zoo")
     settings = TrainingSettings(epochs=1, batch_size=16, max_train_examples=32)
@@ -45,7 +45,7 @@ def test_collected_adapters_load_with_plain_peft(minilm_zoo):
 
 
 def test_shared_initialization_on_minilm(minilm_zoo):
-    from text2lora.zoo import Zoo
+    from text2lora.data.zoo import Zoo
 
     zoo = Zoo.load(minilm_zoo)
     assert zoo.layout.num_params == 74498  # r=8 on query/value of 6 layers + the 384x2 head

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from text2lora.layout import LayoutMismatchError, LoraLayout
+from text2lora.data.layout import LayoutMismatchError, LoraLayout
 
 
 def make_state(seed=0):

@@ -135,7 +135,7 @@ def test_a_failed_write_leaves_the_old_folder_as_it_was(tmp_path):
 
 # -- folder names ---------------------------------------------------------------------------------------------------
 def test_folder_names_are_unique_per_description_and_method():
-    from text2lora.pipeline import adapter_folder_name
+    from text2lora.pipelines import adapter_folder_name
 
     assert adapter_folder_name("classify sentiment", "diffusion", 0) == "classify-sentiment-diffusion-seed0"
     assert adapter_folder_name("classify sentiment", "hypernetwork", 0) == "classify-sentiment-hypernetwork"
@@ -152,7 +152,7 @@ def test_a_kill_during_a_checkpoint_save_resumes_from_the_last_complete_one(tiny
                                                                              monkeypatch):
     import accelerate
 
-    from text2lora.checkpoints import COMPLETE_MARKER, latest_checkpoint
+    from text2lora.training.checkpoints import COMPLETE_MARKER, latest_checkpoint
 
     out = tmp_path / "run"
     real_save = accelerate.Accelerator.save_state
@@ -189,8 +189,8 @@ def test_a_kill_during_a_checkpoint_save_resumes_from_the_last_complete_one(tiny
 
 # -- zoo collection -------------------------------------------------------------------------------------------------
 def test_collection_cleans_its_debris_and_a_started_zoo_loads(tiny_spec, tiny_tasks, tmp_path):
-    from text2lora.collection import TrainingSettings, ZooCollector
-    from text2lora.zoo import Zoo
+    from text2lora.data.zoo import Zoo
+    from text2lora.training.collection import TrainingSettings, ZooCollector
 
     settings = TrainingSettings(epochs=1, batch_size=8, max_train_examples=16)
     collector = ZooCollector(tmp_path / "zoo", tiny_spec, settings, embedder=None)
@@ -266,7 +266,7 @@ def test_read_only_output_dir_is_refused(tmp_path):
 
 
 def test_malformed_jsonl_names_the_file_and_the_real_line(tmp_path):
-    from text2lora.tasks import load_custom_task
+    from text2lora.data.tasks import load_custom_task
 
     path = tmp_path / "rows.jsonl"
     lines = ['{"text": "a", "label": 1}', "", '{"text": "b", "label": 0}', "", '{"text": "c", "label": 1}',
@@ -277,7 +277,7 @@ def test_malformed_jsonl_names_the_file_and_the_real_line(tmp_path):
 
 
 def test_string_labels_need_positive_label(tmp_path):
-    from text2lora.tasks import load_custom_task
+    from text2lora.data.tasks import load_custom_task
 
     path = tmp_path / "rows.jsonl"
     rows = [{"text": f"t{i}", "label": "pos" if i % 2 else "neg"} for i in range(10)]

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(GENERATOR, "mode
 
 def test_shipped_generator_fits_its_zoo_and_size_budget():
     from text2lora import Text2LoraPipeline
-    from text2lora.zoo import Zoo
+    from text2lora.data.zoo import Zoo
 
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(GENERATOR) for f in fs
                if f.endswith(".safetensors"))
@@ -31,7 +31,7 @@ def test_shipped_generator_fits_its_zoo_and_size_budget():
 
 
 def test_shipped_head_generator_never_trained_on_an_unseen_task():
-    from text2lora.tasks import list_tasks
+    from text2lora.data.tasks import list_tasks
 
     info = json.load(open(os.path.join(GENERATOR, "head_training_info.json")))
     trained = set(info["train_tasks"])

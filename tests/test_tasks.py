@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from text2lora.tasks import Task, list_families, list_tasks, load_custom_task, load_task, suite_info
+from text2lora.data.tasks import Task, list_families, list_tasks, load_custom_task, load_task, suite_info
 
 
 def test_shipped_suite_size_and_coverage():
@@ -69,7 +69,7 @@ def test_bad_tasks_are_refused():
 def test_augmented_descriptions_are_seen_only_and_disjoint_from_heldout():
     import json
 
-    from text2lora.tasks import SUITE_DIR, task_info
+    from text2lora.data.tasks import SUITE_DIR, task_info
 
     raw = {}
     for path in (SUITE_DIR / "descriptions").glob("*.json"):

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .fileio import atomic_directory, prepare_target
-from .hub import DEFAULT_BASE_MODEL, resolve_model
+from .hub.resolve import DEFAULT_BASE_MODEL, resolve_model
 
 
 @dataclass

@@ -4,7 +4,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .hub import DEFAULT_BASE_MODEL, resolve_model
+from .hub.resolve import DEFAULT_BASE_MODEL, resolve_model
 
 DEFAULT_EMBEDDER = DEFAULT_BASE_MODEL
 

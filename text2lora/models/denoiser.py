@@ -7,7 +7,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from diffusers.utils import BaseOutput
 from torch import nn
 
-from ..layout import LoraLayout
+from ..data.layout import LoraLayout
 
 
 class LoraDenoiserOutput(BaseOutput):
@@ -57,7 +57,7 @@ class AdaLNBlock(nn.Module):
 
 
 class LoraDenoiser(ModelMixin, ConfigMixin):
-    """Denoiser over LoRA weights cut into parameter tokens (see :class:`~text2lora.layout.LoraLayout`).
+    """Denoiser over LoRA weights cut into parameter tokens (see :class:`~text2lora.data.layout.LoraLayout`).
 
     Each token gets a linear projection plus learned embeddings of its index, layer, module and kind (A/B/head).
     The condition, a description embedding (``condition_type="text"``) or a task id (``"task_id"``), is added to

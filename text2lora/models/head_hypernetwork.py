@@ -13,7 +13,7 @@ on the seen tasks' labelled rows (a task loss, as Text-to-LoRA trains its hypern
 
 The LoRA weights of every generated adapter are the same: zero, or an optional "feature LoRA" (stored as the
 ``feature_lora`` buffer, keys and shapes in the config) trained without labels so that ``f(x)`` predicts the
-sentence embedding better (``text2lora.head_training.train_feature_lora``).
+sentence embedding better (``text2lora.training.head_training.train_feature_lora``).
 """
 
 import math

@@ -19,8 +19,8 @@ import zlib
 import numpy as np
 import torch
 
-from .adapters import AdapterScorer, balanced_accuracy
-from .embedding import best_threshold, embed, pair_text
+from ..adapters import AdapterScorer, balanced_accuracy
+from ..embedding import best_threshold, embed, pair_text
 
 
 def bootstrap_ci(labels, predictions, n=1000, seed=0, level=0.95):

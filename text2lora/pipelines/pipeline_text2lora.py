@@ -10,8 +10,8 @@ from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
-from .adapters import AdapterSpec
-from .layout import LoraLayout
+from ..adapters import AdapterSpec
+from ..data.layout import LoraLayout
 
 # The generator that ships inside the package (the default of generate.py).
 SHIPPED_GENERATOR = str(Path(__file__).resolve().parent / "data" / "generator")
@@ -99,7 +99,7 @@ class Text2LoraPipeline(DiffusionPipeline):
     @property
     def embedder_model(self):
         """The sentence-transformers model named by ``config.embedder`` (loaded on first use)."""
-        from .embedding import load_embedder
+        from ..embedding import load_embedder
 
         if self._embedder_model is None:
             self._embedder_model = load_embedder(self.config.embedder, str(self._execution_device))
@@ -107,7 +107,7 @@ class Text2LoraPipeline(DiffusionPipeline):
 
     def encode_task(self, tasks):
         """Embed descriptions with the recorded sentence-transformers model (L2-normalized)."""
-        from .embedding import embed
+        from ..embedding import embed
 
         return torch.from_numpy(embed(tasks, self.embedder_model))
 
@@ -250,8 +250,8 @@ class Text2LoraPipeline(DiffusionPipeline):
         text2lora wrote (its ``generation_config.json``) holding nothing else; the current folder, its ancestors and
         the home folder are refused. Nothing is written or deleted when a check fails.
         """
-        from .adapters import save_adapter
-        from .fileio import prepare_target
+        from ..adapters import save_adapter
+        from ..fileio import prepare_target
 
         prepare_target(output_dir, overwrite)  # before any work, so a refused target costs nothing
         self.layout.check(state_dict, source="generated adapter")
@@ -268,7 +268,7 @@ class Text2LoraPipeline(DiffusionPipeline):
         generation_config["text2lora_version"] = _version()
         extra = {"generation_config.json": generation_config}
         if card:
-            from .cards import render_adapter_card
+            from ..hub.cards import render_adapter_card
 
             extra["README.md"] = render_adapter_card(spec, generation_config)
         return save_adapter(peft_model, output_dir, state_dict=state_dict, base_model=spec.base_model,
@@ -276,7 +276,7 @@ class Text2LoraPipeline(DiffusionPipeline):
 
     def peft_model(self):
         """The base model wrapped in the generator's LoRA layout (built once), which adapters are written through."""
-        from .adapters import build_peft_model
+        from ..adapters import build_peft_model
 
         if getattr(self, "_cached_peft", None) is None:
             self._cached_peft, _ = build_peft_model(self.adapter_spec)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .adapters import adapter_state_dict, batches, build_peft_model, load_adapter_weights, load_base, tokenize
+from ..adapters import adapter_state_dict, batches, build_peft_model, load_adapter_weights, load_base, tokenize
 
 
 def classifier_features(spec, texts, pairs=None, batch_size=128, device="cpu", progress=True, model=None,

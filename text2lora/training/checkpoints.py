@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 
-from .fileio import remove_temp_debris
+from ..fileio import remove_temp_debris
 
 logger = logging.getLogger(__name__)
 

@@ -14,14 +14,13 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
-from .adapters import (
+from ..adapters import (
     AdapterScorer,
     AdapterSpec,
     adapter_state_dict,
@@ -31,8 +30,9 @@ from .adapters import (
     save_adapter,
     tokenize,
 )
-from .fileio import ADAPTER_FILES, TEMP_PREFIX, remove_temp_debris, write_json_atomic, write_text_atomic
-from .layout import LayoutMismatchError, LoraLayout
+from ..data.layout import LayoutMismatchError, LoraLayout
+from ..data.zoo import discard_unfinished_task
+from ..fileio import remove_temp_debris, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +59,6 @@ class TrainingSettings:
 
 def _task_seed(name, seed):
     return (int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) + seed) % (2**31)
-
-
-def write_jsonl(path, rows):
-    """Write one JSON object per line, atomically (temp file, then rename)."""
-    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 def checkpoint_steps(total_steps, settings):
@@ -131,7 +126,7 @@ def train_task(peft_model, tokenizer, task, spec, settings, init_state, device="
 
 def zero_shot_task_accuracy(task, descriptions, embedder):
     """Zero-shot embedding baseline: mean balanced test accuracy over ``descriptions`` (threshold chosen on val)."""
-    from .embedding import embed, pair_text, zero_shot_accuracy
+    from ..embedding import embed, pair_text, zero_shot_accuracy
 
     val = embed(pair_text(*task.texts("val")), embedder)
     test = embed(pair_text(*task.texts("test")), embedder)
@@ -225,7 +220,7 @@ class ZooCollector:
         """Collect this process's shard of ``tasks`` (Task objects or names), skipping finished ones."""
         from tqdm.auto import tqdm
 
-        from .tasks import Task, load_task
+        from ..data.tasks import Task, load_task
 
         names = [t.name if isinstance(t, Task) else t for t in tasks]
         if len(set(names)) != len(names):
@@ -245,39 +240,3 @@ class ZooCollector:
                        + f" ({time.perf_counter() - start:.1f}s)")
             bar.write(message) if progress else logger.info(message)
         return len(todo)
-
-
-def discard_unfinished_task(zoo_dir, name):
-    """Remove what a killed run left of task ``name``, which has no entry yet: temporary files and folders, and adapter
-    folders holding only adapter files (both written by text2lora). Returns the names removed."""
-    if os.path.exists(os.path.join(zoo_dir, "entries", f"{name}.json")):
-        raise ValueError(f"Task '{name}' is finished; its files are kept.")
-    entries = os.path.join(zoo_dir, "entries")
-    removed = remove_temp_debris(entries, prefix=f"{name}.json.tmp")  # older text2lora's temporary name
-    removed += remove_temp_debris(entries, prefix=f"{TEMP_PREFIX}{name}.json.")
-    task_dir = os.path.join(zoo_dir, "adapters", name)
-    removed += remove_temp_debris(task_dir)
-    for sub in sorted(os.listdir(task_dir)) if os.path.isdir(task_dir) else []:
-        path = os.path.join(task_dir, sub)
-        if os.path.isdir(path) and not os.path.islink(path) and set(os.listdir(path)) <= ADAPTER_FILES:
-            shutil.rmtree(path)
-            removed.append(sub)
-    return removed
-
-
-def read_entries(zoo_dir):
-    """The index rows of every finished task (``entries/*.json``), in task-name order."""
-    entries = os.path.join(zoo_dir, "entries")
-    rows = []
-    for fname in sorted(os.listdir(entries)) if os.path.isdir(entries) else []:
-        if fname.endswith(".json") and not fname.startswith(TEMP_PREFIX):
-            with open(os.path.join(entries, fname), encoding="utf-8") as f:
-                rows.extend(json.load(f))
-    return rows
-
-
-def write_index(zoo_dir):
-    """Gather entries/*.json into index.jsonl (atomic); returns the number of rows."""
-    rows = read_entries(zoo_dir)
-    write_jsonl(os.path.join(zoo_dir, "index.jsonl"), rows)
-    return len(rows)

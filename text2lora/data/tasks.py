@@ -185,7 +185,7 @@ def load_custom_task(name, descriptions, *, data_files=None, dataset_id=None, co
     if dataset_id is not None:
         from datasets import load_dataset
 
-        from .hub import detect_offline
+        from ..hub.resolve import detect_offline
 
         detect_offline()
         ds = load_dataset(dataset_id, config)

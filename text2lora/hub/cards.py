@@ -1,6 +1,6 @@
 """Model cards for generated adapters, generators and adapter zoos, and pushing their folders to the Hub.
 
-Cards are rendered from the Jinja templates in ``hub_cards/`` with ``huggingface_hub``'s ``ModelCard`` /
+Cards are rendered from the Jinja templates in ``templates/`` with ``huggingface_hub``'s ``ModelCard`` /
 ``DatasetCard``: YAML front matter from ``ModelCardData`` / ``DatasetCardData``, then a markdown body.
 
 The push helpers go through :class:`huggingface_hub.HfApi` (``create_repo`` then ``upload_folder``). They validate
@@ -67,11 +67,8 @@ def _from_template(card_class, card_data, template_name, **template_kwargs):
 
 
 def _template_path(name):
-    """The repo-level ``hub_cards/<name>`` next to the package if present, else the packaged copy."""
-    repo_level = Path(__file__).resolve().parent.parent / "hub_cards" / name
-    if repo_level.is_file():
-        return repo_level
-    return Path(__file__).resolve().parent / "hub_cards" / name
+    """The packaged Jinja template ``templates/<name>`` (the only copy)."""
+    return Path(__file__).resolve().parent / "templates" / name
 
 
 def _scrub(text):

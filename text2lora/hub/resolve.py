@@ -184,7 +184,7 @@ def register_main(argv=None):
     """``text2lora-register-base``: copy the packaged base into the Hugging Face cache (see register_offline_copy)."""
     import argparse
 
-    from .cli import run_cli
+    from ..cli import run_cli
 
     def main(argv):
         p = argparse.ArgumentParser(description=register_offline_copy.__doc__.splitlines()[0])

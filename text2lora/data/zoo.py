@@ -13,9 +13,16 @@ import shutil
 import torch
 from safetensors.torch import load_file, save_file
 
-from .adapters import AdapterSpec
-from .collection import discard_unfinished_task, read_entries, write_index, write_jsonl
-from .fileio import atomic_directory, prepare_target, write_json_atomic
+from ..adapters import AdapterSpec
+from ..fileio import (
+    ADAPTER_FILES,
+    TEMP_PREFIX,
+    atomic_directory,
+    prepare_target,
+    remove_temp_debris,
+    write_json_atomic,
+    write_text_atomic,
+)
 from .layout import LayoutMismatchError, LoraLayout
 
 
@@ -181,7 +188,7 @@ def import_adapter(zoo_dir, adapter, task, descriptions, family="imported", spli
     The adapter must match the zoo's layout (same base, LoRA settings and modules); it is copied into
     ``adapters/<task>/imported`` through PEFT's save path and indexed like a collected task.
     """
-    from .adapters import build_peft_model, save_adapter
+    from ..adapters import build_peft_model, save_adapter
 
     if isinstance(descriptions, str):
         descriptions = [descriptions]
@@ -215,7 +222,7 @@ def zoo_report(zoo_dir, wall_seconds=None, machine=None):
     import platform
     import statistics
 
-    from .cards import render_zoo_card
+    from ..hub.cards import render_zoo_card
     from .tasks import task_info
 
     with open(os.path.join(zoo_dir, "index.jsonl"), encoding="utf-8") as f:
@@ -269,7 +276,7 @@ def zoo_report(zoo_dir, wall_seconds=None, machine=None):
         return "–" if v is None else f"{v:.3f}"
 
     lines = ["# Adapter zoo report", "",
-             "Written by `text2lora.zoo.zoo_report` from the zoo's index (balanced accuracy on each task's test "
+             "Written by `text2lora.data.zoo.zoo_report` from the zoo's index (balanced accuracy on each task's test "
              "split; zero-shot = cosine between text and training-description embeddings, threshold chosen on val, "
              "mean over the task's training descriptions).", "",
              f"- tasks: {report['num_tasks']} from {report['num_datasets']} datasets, {len(families)} families",
@@ -301,3 +308,44 @@ def zoo_report(zoo_dir, wall_seconds=None, machine=None):
         f.write(card)
     os.replace(os.path.join(zoo_dir, "README.md.tmp"), os.path.join(zoo_dir, "README.md"))
     return report
+
+
+def write_jsonl(path, rows):
+    """Write one JSON object per line, atomically (temp file, then rename)."""
+    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def discard_unfinished_task(zoo_dir, name):
+    """Remove what a killed run left of task ``name``, which has no entry yet: temporary files and folders, and adapter
+    folders holding only adapter files (both written by text2lora). Returns the names removed."""
+    if os.path.exists(os.path.join(zoo_dir, "entries", f"{name}.json")):
+        raise ValueError(f"Task '{name}' is finished; its files are kept.")
+    entries = os.path.join(zoo_dir, "entries")
+    removed = remove_temp_debris(entries, prefix=f"{name}.json.tmp")  # older text2lora's temporary name
+    removed += remove_temp_debris(entries, prefix=f"{TEMP_PREFIX}{name}.json.")
+    task_dir = os.path.join(zoo_dir, "adapters", name)
+    removed += remove_temp_debris(task_dir)
+    for sub in sorted(os.listdir(task_dir)) if os.path.isdir(task_dir) else []:
+        path = os.path.join(task_dir, sub)
+        if os.path.isdir(path) and not os.path.islink(path) and set(os.listdir(path)) <= ADAPTER_FILES:
+            shutil.rmtree(path)
+            removed.append(sub)
+    return removed
+
+
+def read_entries(zoo_dir):
+    """The index rows of every finished task (``entries/*.json``), in task-name order."""
+    entries = os.path.join(zoo_dir, "entries")
+    rows = []
+    for fname in sorted(os.listdir(entries)) if os.path.isdir(entries) else []:
+        if fname.endswith(".json") and not fname.startswith(TEMP_PREFIX):
+            with open(os.path.join(entries, fname), encoding="utf-8") as f:
+                rows.extend(json.load(f))
+    return rows
+
+
+def write_index(zoo_dir):
+    """Gather entries/*.json into index.jsonl (atomic); returns the number of rows."""
+    rows = read_entries(zoo_dir)
+    write_jsonl(os.path.join(zoo_dir, "index.jsonl"), rows)
+    return len(rows)

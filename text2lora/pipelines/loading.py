@@ -1,0 +1,50 @@
+"""Loading a generator folder or Hub id with one clear error for anything else."""
+
+import json
+import os
+
+from .pipeline_text2lora import SHIPPED_GENERATOR, Text2LoraPipeline
+
+SCHEDULERS = ("ddim", "dpm", "ddpm")
+
+
+def load_generator(path_or_id=None, device="cpu", scheduler=None):
+    """A :class:`Text2LoraPipeline` from a folder or Hub id (default: the shipped generator), progress bars off.
+
+    ``scheduler`` ("ddim", "dpm" or "ddpm") swaps the sampler, keeping the saved scheduler's config. Anything that is
+    not a text2lora generator raises one ``ValueError``.
+    """
+    from ..hub.resolve import check_hub_source
+
+    path_or_id = os.fspath(path_or_id or SHIPPED_GENERATOR)
+    if os.path.isdir(path_or_id):
+        index_path = os.path.join(path_or_id, "model_index.json")
+        if not os.path.exists(index_path):
+            raise ValueError(f"'{path_or_id}' is not a text2lora generator: model_index.json is missing.")
+        with open(index_path) as f:
+            class_name = json.load(f).get("_class_name")
+        if class_name != "Text2LoraPipeline":
+            raise ValueError(f"'{path_or_id}' holds a {class_name}, not a Text2LoraPipeline generator.")
+    elif path_or_id == SHIPPED_GENERATOR:
+        raise ValueError(f"The shipped generator is missing at {path_or_id}; retrain it with train.py.")
+    else:
+        check_hub_source(path_or_id, "Generator")
+    try:
+        pipe = Text2LoraPipeline.from_pretrained(path_or_id)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"Could not load the generator '{path_or_id}': {str(err).splitlines()[0]}") from None
+    pipe.set_progress_bar_config(disable=True)
+    if scheduler is not None:
+        swap_scheduler(pipe, scheduler)
+    return pipe.to(device)
+
+
+def swap_scheduler(pipe, name):
+    """Replace ``pipe.scheduler`` by the diffusers scheduler ``name`` built from the current scheduler's config."""
+    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+
+    classes = {"ddim": DDIMScheduler, "dpm": DPMSolverMultistepScheduler, "ddpm": DDPMScheduler}
+    if name not in classes:
+        raise ValueError(f"scheduler must be one of {SCHEDULERS}, got {name!r}.")
+    pipe.scheduler = classes[name].from_config(pipe.scheduler.config)
+    return pipe
