@@ -22,6 +22,7 @@ from huggingface_hub import (
     ModelCard,
     ModelCardData,
 )
+from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 __all__ = [
     "parse_card_metadata",
@@ -43,8 +44,6 @@ GENERATOR_REQUIRED_FILES = ("model_index.json",)
 ZOO_REQUIRED_FILES = ("index.jsonl",)
 
 _HUB_URL = "https://huggingface.co"
-_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
-_REPO_ID_RE = re.compile(rf"^(?:{_PART}/)?{_PART}$")
 _TOKEN_RE = re.compile(r"hf_[A-Za-z0-9]{30,}")
 _SECRET_KEYS = {"token", "hf_token", "hub_token", "auth_token", "use_auth_token", "api_key", "password", "secret"}
 
@@ -123,10 +122,17 @@ def _rows(mapping, skip=()):
     return rows
 
 
+def _valid_repo_id(value):
+    try:
+        validate_repo_id(value)
+    except HFValidationError:
+        return False
+    return True
+
+
 def _is_hub_id(value):
-    """A string shaped like a Hub repo id that is not an existing local path."""
-    return (isinstance(value, str) and "/" in value and bool(_REPO_ID_RE.match(value))
-            and not os.path.exists(value))
+    """A string shaped like a Hub repo id (``namespace/name``) that is not an existing local path."""
+    return isinstance(value, str) and "/" in value and _valid_repo_id(value) and not os.path.exists(value)
 
 
 def _model_link(model_id):
@@ -363,8 +369,7 @@ def _api():
 
 
 def _check_repo_id(repo_id):
-    if (not isinstance(repo_id, str) or not _REPO_ID_RE.match(repo_id) or "--" in repo_id or ".." in repo_id
-            or any(len(part) > 96 for part in repo_id.split("/"))):
+    if not isinstance(repo_id, str) or not _valid_repo_id(repo_id):
         raise ValueError(
             f"Invalid Hub repo id {repo_id!r}: expected 'namespace/name' or 'name', made of letters, digits, '-', "
             "'_' and '.' (no spaces, no '--' or '..', at most 96 characters per part)."

@@ -69,6 +69,39 @@ class LoraDenoiser(ModelMixin, ConfigMixin):
     weights): one unit vector per training task, the normalized mean of that task's training-description embeddings,
     written by ``train.py`` (:meth:`set_condition_anchors`). :meth:`snap_condition` maps a description embedding to
     the anchor of the task it is closest to, so a paraphrase of a seen task conditions the model where it was trained.
+
+    Args:
+        layout (`dict`):
+            The adapters' weight layout, ``LoraLayout.to_dict()``: ordered keys, shapes and the token size.
+        adapter_spec (`dict`, *optional*):
+            ``AdapterSpec.to_dict()`` of the zoo (base model, LoRA settings, init seed), so the pipeline can write
+            adapters that load on the right base.
+        condition_type (`str`, defaults to `"text"`):
+            ``"text"``: condition on description embeddings; ``"task_id"``: on task indices (the paper's questions 1
+            and 2).
+        condition_dim (`int`, defaults to 384):
+            Size of a description embedding (the sentence-transformers model's output).
+        num_tasks (`int`, defaults to 0):
+            Number of task ids, for ``condition_type="task_id"``.
+        hidden_size (`int`, defaults to 256):
+            Width of the transformer.
+        num_layers (`int`, defaults to 4):
+            Number of adaLN-Zero transformer blocks.
+        num_heads (`int`, defaults to 4):
+            Attention heads per block; must divide ``hidden_size``.
+        mlp_ratio (`float`, defaults to 4.0):
+            Hidden size of each block's MLP, as a multiple of ``hidden_size``.
+        dropout (`float`, defaults to 0.0):
+            Dropout in attention and MLP.
+        latent_dim (`int`, defaults to 0):
+            Size of the PCA latent the model diffuses in (0: diffuse raw parameter tokens).
+        latent_token_size (`int`, defaults to 10):
+            Values per latent token; ``latent_dim`` must be a multiple of it.
+        condition_skip (`bool`, defaults to `True`):
+            Latent mode only: a zero-initialized MLP from the condition straight to the output, so the conditional
+            mean does not have to pass through the norm modulation.
+        anchor_tasks (`list`, *optional*):
+            Names of the training tasks whose condition anchors the model holds (see above).
     """
 
     @register_to_config

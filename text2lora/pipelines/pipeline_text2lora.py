@@ -4,6 +4,7 @@ import hashlib
 import math
 import re
 from pathlib import Path
+from typing import List, Optional, Tuple, Union
 
 import torch
 from diffusers import DiffusionPipeline
@@ -14,7 +15,7 @@ from ..adapters import AdapterSpec
 from ..data.layout import LoraLayout
 
 # The generator that ships inside the package (the default of generate.py).
-SHIPPED_GENERATOR = str(Path(__file__).resolve().parent / "data" / "generator")
+SHIPPED_GENERATOR = str(Path(__file__).resolve().parent.parent / "data" / "generator")
 
 
 class Text2LoraPipelineOutput(BaseOutput):
@@ -105,15 +106,16 @@ class Text2LoraPipeline(DiffusionPipeline):
             self._embedder_model = load_embedder(self.config.embedder, str(self._execution_device))
         return self._embedder_model
 
-    def encode_task(self, tasks):
-        """Embed descriptions with the recorded sentence-transformers model (L2-normalized)."""
+    def encode_prompt(self, prompts):
+        """Embed descriptions with the recorded sentence-transformers model: an L2-normalized (n, dim) tensor."""
         from ..embedding import embed
 
-        return torch.from_numpy(embed(tasks, self.embedder_model))
+        return torch.from_numpy(embed(prompts, self.embedder_model))
 
-    def check_inputs(self, task, num_inference_steps, guidance_scale, num_adapters_per_task, method="diffusion"):
-        tasks = [task] if isinstance(task, (str, int)) else list(task)
-        if not tasks:
+    def check_inputs(self, prompt, num_inference_steps, guidance_scale, num_adapters_per_prompt, method="diffusion"):
+        """Validate the call's arguments; returns ``prompt`` as a list."""
+        prompts = [prompt] if isinstance(prompt, (str, int)) else list(prompt)
+        if not prompts:
             raise ValueError("Give at least one task description.")
         if method not in self.methods:
             raise ValueError(f"method must be one of {self.methods}, got {method!r}.")
@@ -121,45 +123,87 @@ class Text2LoraPipeline(DiffusionPipeline):
             raise ValueError("This generator has no head_generator component; add one with train_head.py or use "
                              "method='diffusion'.")
         if self.denoiser.config.condition_type == "text" or method == "hypernetwork":
-            for t in tasks:
+            for t in prompts:
                 if not isinstance(t, str) or not t.strip():
                     raise ValueError(f"Task descriptions must be non-empty text, got {t!r}.")
         else:
-            for t in tasks:
+            for t in prompts:
                 if not isinstance(t, int) or not 0 <= t < self.denoiser.config.num_tasks:
                     raise ValueError(f"Task ids must be ints in [0, {self.denoiser.config.num_tasks}), got {t!r}.")
         if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
             raise ValueError(f"num_inference_steps must be an integer >= 1, got {num_inference_steps!r}.")
         if not isinstance(guidance_scale, (int, float)) or guidance_scale < 0 or not math.isfinite(guidance_scale):
             raise ValueError(f"guidance_scale must be a finite number >= 0, got {guidance_scale!r}.")
-        if not isinstance(num_adapters_per_task, int) or num_adapters_per_task < 1:
-            raise ValueError(f"num_adapters_per_task must be an integer >= 1, got {num_adapters_per_task!r}.")
-        return tasks
+        if not isinstance(num_adapters_per_prompt, int) or num_adapters_per_prompt < 1:
+            raise ValueError(f"num_adapters_per_prompt must be an integer >= 1, got {num_adapters_per_prompt!r}.")
+        return prompts
 
     # -- generation ---------------------------------------------------------------------------------------------
     @torch.no_grad()
-    def __call__(self, task, num_inference_steps=25, guidance_scale=1.0, num_adapters_per_task=1, generator=None,
-                 condition=None, output_type="peft", return_dict=True, method="diffusion", snap_to_seen_tasks=None):
-        """Sample adapters for ``task`` (a description, a list of them, or task ids for a task-id denoiser).
+    def __call__(
+        self,
+        prompt: Union[str, List[str], List[int]],
+        num_inference_steps: int = 25,
+        guidance_scale: float = 1.0,
+        num_adapters_per_prompt: int = 1,
+        generator: Optional[torch.Generator] = None,
+        condition: Optional[torch.Tensor] = None,
+        output_type: str = "peft",
+        return_dict: bool = True,
+        method: str = "diffusion",
+        snap_to_seen_tasks: Optional[bool] = None,
+    ) -> Union[Text2LoraPipelineOutput, Tuple]:
+        r"""Generate LoRA adapters for task descriptions.
 
-        ``guidance_scale`` 1.0 samples the plain conditional model; > 1 applies classifier-free guidance; 0 samples
-        unconditionally. ``condition`` overrides the embedded descriptions with precomputed condition vectors (used
-        for interpolation). ``output_type``: "peft" (state dicts) or "vector" (flat weights only).
-        ``method``: "diffusion" samples the denoiser (best on tasks like the zoo's); "hypernetwork" writes the
-        ``head_generator``'s classifier head and its shared feature LoRA (zero if it has none; deterministic;
-        better on new tasks, see the evaluation report). Steps, guidance and ``generator`` only affect "diffusion".
-        ``snap_to_seen_tasks`` ("diffusion" with descriptions only): condition on the anchor of the training task the
-        description is closest to (the normalized mean of that task's training-description embeddings) instead of on
-        the description's own embedding; ``None`` snaps when the denoiser has anchors. Snapping makes paraphrases of
-        seen tasks reliable; it never makes a new task's adapter (use ``method="hypernetwork"`` for those). An
-        explicit ``condition`` is never snapped.
+        Args:
+            prompt (`str`, `List[str]` or `List[int]`):
+                The task description(s), e.g. ``"classify sentiment"``; task ids for a task-id denoiser.
+            num_inference_steps (`int`, defaults to 25):
+                Denoising steps of the scheduler.
+            guidance_scale (`float`, defaults to 1.0):
+                1.0 samples the plain conditional model; > 1 applies classifier-free guidance; 0 samples
+                unconditionally.
+            num_adapters_per_prompt (`int`, defaults to 1):
+                Adapters sampled for each description (prompt-major order in the output).
+            generator (`torch.Generator`, *optional*):
+                Makes sampling deterministic.
+            condition (`torch.Tensor`, *optional*):
+                Precomputed condition vectors (one per prompt) used instead of embedding ``prompt``, e.g. for
+                interpolation. Never snapped.
+            output_type (`str`, defaults to `"peft"`):
+                ``"peft"``: one PEFT state dict per adapter; ``"vector"``: only the flat weights.
+            return_dict (`bool`, defaults to `True`):
+                Return a :class:`Text2LoraPipelineOutput` instead of a tuple ``(adapters, descriptions, vectors)``.
+            method (`str`, defaults to `"diffusion"`):
+                ``"diffusion"`` samples the denoiser (best on tasks like the zoo's); ``"hypernetwork"`` writes the
+                ``head_generator``'s classifier head and its shared feature LoRA (deterministic; better on new tasks,
+                see the evaluation report). Steps, guidance and ``generator`` only affect ``"diffusion"``.
+            snap_to_seen_tasks (`bool`, *optional*):
+                ``"diffusion"`` with descriptions only: condition on the anchor of the training task the description
+                is closest to (the normalized mean of that task's training-description embeddings) instead of on its
+                own embedding. ``None`` snaps when the denoiser has anchors. Snapping makes paraphrases of seen tasks
+                reliable; it never makes a new task's adapter.
+
+        Examples:
+            ```py
+            >>> import torch
+            >>> from text2lora import SHIPPED_GENERATOR, Text2LoraPipeline
+
+            >>> pipe = Text2LoraPipeline.from_pretrained(SHIPPED_GENERATOR)
+            >>> out = pipe("detect angry tweets", generator=torch.Generator().manual_seed(0))
+            >>> pipe.save_adapter(out.adapters[0], "angry-tweets", description=out.descriptions[0])
+            ```
+
+        Returns:
+            [`Text2LoraPipelineOutput`] or `tuple`: the adapters (PEFT state dicts), the description each came from,
+            their flat weights and, when snapped, the seen task each was conditioned on.
         """
-        tasks = self.check_inputs(task, num_inference_steps, guidance_scale, num_adapters_per_task, method)
+        prompts = self.check_inputs(prompt, num_inference_steps, guidance_scale, num_adapters_per_prompt, method)
         device = self._execution_device
         denoiser = self.denoiser
         dtype = denoiser.dtype
         if method == "hypernetwork":
-            return self._hypernetwork_adapters(tasks, num_adapters_per_task, condition, output_type, return_dict)
+            return self._hypernetwork_adapters(prompts, num_adapters_per_prompt, condition, output_type, return_dict)
 
         # 1. Condition (a description embedding, or the anchor of the seen task it is closest to).
         if snap_to_seen_tasks is None:
@@ -170,14 +214,14 @@ class Text2LoraPipeline(DiffusionPipeline):
         snapped_tasks = None
         if condition is None:
             if denoiser.config.condition_type == "text":
-                condition = self.encode_task(tasks)
+                condition = self.encode_prompt(prompts)
                 if snap_to_seen_tasks:
                     condition, snapped_tasks = denoiser.snap_condition(condition)
-                    snapped_tasks = [s for s in snapped_tasks for _ in range(num_adapters_per_task)]
+                    snapped_tasks = [s for s in snapped_tasks for _ in range(num_adapters_per_prompt)]
             else:
-                condition = torch.tensor(tasks)
+                condition = torch.tensor(prompts)
         condition = condition.to(device)
-        condition = condition.repeat_interleave(num_adapters_per_task, dim=0)
+        condition = condition.repeat_interleave(num_adapters_per_prompt, dim=0)
         batch = condition.shape[0]
         use_cfg = guidance_scale != 1.0
         null = denoiser.null_condition_like(batch).to(device)
@@ -194,8 +238,7 @@ class Text2LoraPipeline(DiffusionPipeline):
         for t in self.progress_bar(self.scheduler.timesteps):
             model_input = self.scheduler.scale_model_input(sample, t)
             if use_cfg and guidance_scale != 0:
-                both = denoiser(torch.cat([model_input, model_input]), t,
-                                torch.cat([condition, null]) if condition.dim() > 1 else torch.cat([condition, null]))
+                both = denoiser(torch.cat([model_input, model_input]), t, torch.cat([condition, null]))
                 cond_out, uncond_out = both.sample.chunk(2)
                 model_output = uncond_out + guidance_scale * (cond_out - uncond_out)
             else:
@@ -205,27 +248,27 @@ class Text2LoraPipeline(DiffusionPipeline):
         # 4. Back to weights, check, and split into PEFT state dicts.
         vectors = denoiser.decode(sample).cpu()
         self.maybe_free_model_hooks()
-        return self._output(vectors, tasks, num_adapters_per_task, output_type, return_dict,
+        return self._output(vectors, prompts, num_adapters_per_prompt, output_type, return_dict,
                             "Try fewer guidance or more steps.", snapped_tasks)
 
-    def _output(self, vectors, tasks, num_adapters_per_task, output_type, return_dict, hint="", snapped_tasks=None):
+    def _output(self, vectors, prompts, num_adapters_per_prompt, output_type, return_dict, hint="", snapped_tasks=None):
         """Check the flat weights are finite, then split them into PEFT state dicts (the pipeline's output)."""
         if not torch.isfinite(vectors).all():
             raise NonFiniteWeightsError(f"The generated weights contain NaN or Inf; nothing was written. {hint}")
-        descriptions = [t for t in tasks for _ in range(num_adapters_per_task)]
+        descriptions = [t for t in prompts for _ in range(num_adapters_per_prompt)]
         adapters = [] if output_type == "vector" else [self.layout.unflatten(v) for v in vectors]
         if not return_dict:
             return adapters, descriptions, vectors
         return Text2LoraPipelineOutput(adapters=adapters, descriptions=descriptions, vectors=vectors,
                                        snapped_tasks=snapped_tasks)
 
-    def _hypernetwork_adapters(self, tasks, num_adapters_per_task, condition, output_type, return_dict):
+    def _hypernetwork_adapters(self, prompts, num_adapters_per_prompt, condition, output_type, return_dict):
         """Adapters whose classifier head comes from ``head_generator`` and whose LoRA weights are its shared feature
         LoRA (zero when it has none)."""
         head = self.head_generator
         if condition is None:
-            condition = self.encode_task(tasks)
-        condition = condition.to(self._execution_device, head.dtype).repeat_interleave(num_adapters_per_task, dim=0)
+            condition = self.encode_prompt(prompts)
+        condition = condition.to(self._execution_device, head.dtype).repeat_interleave(num_adapters_per_prompt, dim=0)
         weight, bias = head.classifier_head(condition)
         layout = self.layout
         written = {head.config.head_weight_key: weight, head.config.head_bias_key: bias}
@@ -238,7 +281,7 @@ class Text2LoraPipeline(DiffusionPipeline):
         for key, value in written.items():
             i = layout.keys.index(key)
             vectors[:, layout.offsets[i]:layout.offsets[i + 1]] = value.reshape(value.shape[0], -1).float().cpu()
-        return self._output(vectors, tasks, num_adapters_per_task, output_type, return_dict)
+        return self._output(vectors, prompts, num_adapters_per_prompt, output_type, return_dict)
 
     # -- writing adapters ---------------------------------------------------------------------------------------
     def save_adapter(self, state_dict, output_dir, description=None, generation_config=None, peft_model=None,
