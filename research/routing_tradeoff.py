@@ -1,6 +1,6 @@
 """Could one default method serve seen and unseen tasks? Route by similarity to the seen tasks (a diagnosis).
 
-    PYTHONPATH=. python scripts/routing_tradeoff.py --output reports/ablations/routing_tradeoff.json
+    PYTHONPATH=. python research/routing_tradeoff.py --output reports/ablations/routing_tradeoff.json
 
 The diffusion generator (snapped) is the method for seen tasks, the head generator (``method="hypernetwork"``) for
 new ones. A router would pick per description: diffusion when the description's cosine to its nearest condition

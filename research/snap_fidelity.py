@@ -1,6 +1,6 @@
 """Val-split proxy of evaluate.py's question-2 ratio for snapped generation (about 5 minutes on the 2-core CPU).
 
-    PYTHONPATH=. python scripts/snap_fidelity.py --generator DIR --output reports/ablations/snap_fidelity_NAME.json \
+    PYTHONPATH=. python research/snap_fidelity.py --generator DIR --output reports/ablations/snap_fidelity_NAME.json \
         [--reuse_fine_tuned reports/ablations/snap_fidelity_OTHER.json] [--training "the train.py command"]
 
 Every seen task: its first 2 held-out descriptions (as evaluate.py) are snapped to the generator's condition anchors;

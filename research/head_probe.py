@@ -1,6 +1,6 @@
 """Feature-space probe of the head generator on unseen tasks: where does it lose to the zero-shot baseline?
 
-    python scripts/head_probe.py --name default --output reports/ablations/head_probe_default.json
+    PYTHONPATH=. python research/head_probe.py --name default --output reports/ablations/head_probe_default.json
 
 Trains :class:`~text2lora.models.HeadHypernetwork` with the shipped loop (``train_head_hypernetwork``) on cached
 frozen-base features, then scores every unseen task's test split with its 3 held-out descriptions:

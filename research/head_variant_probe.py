@@ -1,12 +1,12 @@
 """Conditioning designs for the head generator, compared on the probe's cached features (a research tool).
 
-    PYTHONPATH=. python scripts/head_variant_probe.py --variant contrast \
+    PYTHONPATH=. python research/head_variant_probe.py --variant contrast \
         --output reports/ablations/head_variant_contrast.json
 
 The shipped head generator is linear in the description embedding ``e`` (``w = scale*e + W e``, ``b = u.e + b0``;
 see :class:`~text2lora.models.HeadHypernetwork`). Each variant adds one idea on top of it and is trained like the
 shipped head (``train_head.py --auxiliary_tasks --max_train_steps 6000``: seen plus auxiliary tasks, class-balanced
-logistic loss on 64 rows of 32 tasks per step, condition noise 0.5) on the features of ``scripts/head_probe.py``:
+logistic loss on 64 rows of 32 tasks per step, condition noise 0.5) on the features of ``research/head_probe.py``:
 
 - ``linear``: the shipped form, the reference row;
 - ``contrast``: subtract the training tasks' anchors the description is close to, ``w - beta*scale*ctx`` with
@@ -149,7 +149,7 @@ def main(argv=None):
     p.add_argument("--variant", default="linear", choices=VARIANTS)
     p.add_argument("--feature_cache", default="runs/probe/features.pt")
     p.add_argument("--feature_lora", default="runs/s6/gen_flora",
-                   help="Generator directory whose feature LoRA the features use (as scripts/head_probe.py).")
+                   help="Generator directory whose feature LoRA the features use (as research/head_probe.py).")
     p.add_argument("--max_train_steps", type=int, default=6000)
     p.add_argument("--condition_noise", type=float, default=0.5)
     p.add_argument("--text_condition_prob", type=float, default=0.0,

@@ -1,6 +1,6 @@
 """Does the denoiser's latent (a PCA of the zoo with ``latent_dim`` components) cap fidelity? A diagnosis.
 
-    PYTHONPATH=. python scripts/latent_roundtrip.py --generator text2lora/data/generator \
+    PYTHONPATH=. python research/latent_roundtrip.py --generator text2lora/data/generator \
         --output reports/ablations/latent_roundtrip.json [--below_ratio 0.99]
 
 Every seen zoo adapter is passed through ``denoiser.decode(denoiser.encode(v))`` and scored on the test split, next

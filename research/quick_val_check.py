@@ -1,6 +1,6 @@
 """A quick val-split check of a generator, for ablations (about 2 minutes on the 2-core CPU).
 
-    python scripts/quick_val_check.py --generator runs/gen --output reports/ablations/NAME.json
+    PYTHONPATH=. python research/quick_val_check.py --generator runs/gen --output reports/ablations/NAME.json
 
 Seen tasks (every --seen_stride-th): an adapter from each of the task's 3 held-out descriptions, scored on the val
 split; the summary is the median (and mean) over tasks of generated / fine-tuned val accuracy. Unseen tasks: one
@@ -89,7 +89,7 @@ def main(argv=None):
         tmp = f"{args.output}.tmp"
         with open(tmp, "w") as f:
             json.dump({"name": args.name or os.path.splitext(os.path.basename(args.output))[0],
-                       "training": args.training or "", "command": "python scripts/quick_val_check.py " +
+                       "training": args.training or "", "command": "python research/quick_val_check.py " +
                        " ".join(argv or []), "summary": summary,
                        "tasks": rows}, f, indent=1)
         os.replace(tmp, args.output)
