@@ -102,8 +102,8 @@ class Evaluator:
         per task) scored against each task's first training description. None when no training task's rows are
         available (a zoo of tasks outside the suite)."""
         if self._label_free_threshold is None:
-            from .head_training import balanced_rows
-            from .tasks import load_task
+            from ..data.tasks import load_task
+            from ..training.head_training import balanced_rows
 
             load_task = self.task_loader or load_task
             names = list(self.train_tasks)
