@@ -1,4 +1,5 @@
-"""The research scripts' building blocks (research/) and the evaluation report's 'what was tried' table."""
+"""The research scripts' building blocks (research/); the evaluation report's 'what was tried' table is tested
+in tests/test_evaluation.py."""
 
 import json
 import os
@@ -74,65 +75,6 @@ def test_head_variant_context_leaves_out_the_excluded_anchor():
     for i in range(2):
         others = [j for j in range(len(model.anchors)) if j != i]
         assert min(torch.dist(ctx[i], model.anchors[j]) for j in others) < 1e-3
-
-
-def test_tried_for_unseen_reads_the_ablation_reports(tmp_path):
-    import evaluate
-
-    first = evaluate.TRIED_FOR_UNSEEN[0]
-    _, _, _, path, keys, ref_path, ref_keys = first
-
-    def write(name, keys, value):
-        doc = value
-        for key in reversed(keys):
-            doc = {key: doc}
-        (tmp_path / name).write_text(json.dumps(doc))
-
-    assert evaluate.tried_for_unseen(str(tmp_path)) == {"attempts": [], "routing": None}
-    write(path, keys, 0.7)
-    assert evaluate.tried_for_unseen(str(tmp_path))["attempts"] == []  # no reference yet: left out
-    write(ref_path, ref_keys, 0.6)
-    rows = evaluate.tried_for_unseen(str(tmp_path))["attempts"]
-    assert len(rows) == 1 and rows[0]["change"] == pytest.approx(0.1) and rows[0]["source"] == path
-    thresholds = [{"threshold": 0.0, "seen_median_ratio": 0.997, "unseen_mean": 0.56},
-                  {"threshold": 0.7, "seen_median_ratio": 0.93, "unseen_mean": 0.68},
-                  {"threshold": 1.01, "seen_median_ratio": 0.91, "unseen_mean": 0.69}]
-    (tmp_path / "routing_tradeoff.json").write_text(json.dumps({"summary": {
-        "any_threshold_meets_both": False, "zero_shot_unseen_mean": 0.69, "thresholds": thresholds}}))
-    routing = evaluate.tried_for_unseen(str(tmp_path))["routing"]
-    assert routing["best_unseen_with_seen_ratio_0.99"] == 0.56
-    assert routing["seen_median_ratio_all_head"] == 0.91
-    text = "\n".join(evaluate._tried_text(evaluate.tried_for_unseen(str(tmp_path))))
-    assert "+0.100" in text and "no threshold keeps" in text
-
-
-def test_targets_pool_the_gain_recovered_over_tasks():
-    import evaluate
-
-    rows = [{"generated": 0.8, "zero_shot": 0.6, "retrieval": 0.5, "fine_tuned": 1.0, "random": 0.5},
-            {"generated": 0.6, "zero_shot": 0.6, "retrieval": 0.5, "fine_tuned": 0.6, "random": 0.5}]
-    summary = evaluate.summarize(rows, ["generated", "zero_shot", "retrieval", "fine_tuned", "random",
-                                        "zero_shot_label_free"])
-    summary["zero_shot_label_free"] = {"mean": 0.5}
-    out = evaluate.targets(rows, summary, "generated", "random", [])
-    # means: generated 0.7, zero-shot 0.6, fine-tuned 0.8 -> (0.7 - 0.6) / (0.8 - 0.6) = 0.5
-    assert out["gain_recovered_of_means"] == pytest.approx(0.5)
-
-
-def test_q3_answer_states_whether_the_margin_is_significant():
-    import evaluate
-
-    def q3(ci_low, pooled):
-        return {"tasks": [{}] * 3, "summary": {k: {"mean": v} for k, v in (
-            ("hypernetwork", 0.70), ("zero_shot", 0.69), ("retrieval", 0.57))},
-            "hypernetwork": {"margin_vs_zero_shot": {"mean": 0.01, "ci95": [ci_low, 0.02]}, "beats_zero_shot": True,
-                             "beats_retrieval": True, "gain_recovered_of_means": pooled}}
-
-    noisy = " ".join(evaluate._q3_answer(q3(-0.01, 0.1)))
-    assert "within noise" in noisy and "short of the 0.5 stretch" in noisy
-    clear = " ".join(evaluate._q3_answer(q3(0.005, 0.6)))
-    assert "excludes zero" in clear and "meeting the 0.5 stretch" in clear
-    assert evaluate._q3_answer({"summary": {}, "tasks": []}) == []
 
 
 def test_text_conditions_average_positive_texts_only():

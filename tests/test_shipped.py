@@ -23,6 +23,11 @@ def test_shipped_generator_fits_its_zoo_and_size_budget():
     assert size <= 25 * 10**6
     pipe = Text2LoraPipeline.from_pretrained(GENERATOR)
     assert pipe.denoiser.dtype == torch.float32
+    from text2lora.models import HeadHypernetwork, LoraDenoiser
+
+    for cls, folder in ((LoraDenoiser, "denoiser"), (HeadHypernetwork, "head_generator")):
+        _, info = cls.from_pretrained(GENERATOR, subfolder=folder, output_loading_info=True)
+        assert all(not keys for keys in info.values()), (folder, info)  # every stored weight loads, none is missing
     zoo = Zoo.load(ZOO)
     assert pipe.layout == zoo.layout
     info = json.load(open(os.path.join(GENERATOR, "training_info.json")))
@@ -40,6 +45,7 @@ def test_shipped_head_generator_never_trained_on_an_unseen_task():
     assert set(info["auxiliary_tasks"]) <= set(list_tasks(split="auxiliary"))
 
 
+@pytest.mark.slow
 def test_shipped_generator_writes_a_peft_adapter(tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification

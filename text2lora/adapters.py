@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from .evaluation.metrics import balanced_accuracy  # noqa: F401 (re-exported: text2lora.balanced_accuracy)
 from .fileio import atomic_directory, prepare_target
 from .hub.resolve import DEFAULT_BASE_MODEL, resolve_model
 
@@ -180,20 +181,6 @@ def predict_proba(model, tokenizer, encodings, batch_size=128, device="cpu"):
         logits = model(**{k: v.to(device) for k, v in batch.items()}).logits.float()
         out[idx] = torch.softmax(logits, dim=-1)[:, 1].cpu().numpy()
     return out
-
-
-def balanced_accuracy(labels, predictions):
-    """Mean of the recall on class 1 and on class 0 (0.5 for a constant predictor)."""
-    labels = np.asarray(labels).astype(int)
-    predictions = np.asarray(predictions).astype(int)
-    recalls = []
-    for cls in (0, 1):
-        mask = labels == cls
-        if mask.any():
-            recalls.append(float((predictions[mask] == cls).mean()))
-    if not recalls:
-        raise ValueError("balanced_accuracy needs at least one label.")
-    return float(np.mean(recalls))
 
 
 class AdapterScorer:

@@ -1,9 +1,11 @@
-"""Description embeddings (sentence-transformers) and the zero-shot embedding baseline."""
+"""Description embeddings (sentence-transformers) and condition anchors. The zero-shot embedding baseline is
+in :mod:`text2lora.evaluation.baselines`."""
 
 from functools import lru_cache
 
 import numpy as np
 
+from .evaluation.metrics import best_threshold  # noqa: F401 (re-exported for the research scripts)
 from .hub.resolve import DEFAULT_BASE_MODEL, resolve_model
 
 DEFAULT_EMBEDDER = DEFAULT_BASE_MODEL
@@ -39,28 +41,6 @@ def pair_text(texts, pairs=None):
     if pairs is None:
         return list(texts)
     return [a if b is None else f"{a} [SEP] {b}" for a, b in zip(texts, pairs)]
-
-
-def best_threshold(scores, labels):
-    """Threshold on ``scores`` maximizing balanced accuracy on (val) ``labels``."""
-    from .adapters import balanced_accuracy
-
-    candidates = np.unique(np.quantile(scores, np.linspace(0.0, 1.0, 101)))
-    best = max(candidates, key=lambda t: (balanced_accuracy(labels, scores >= t), -abs(t)))
-    return float(best)
-
-
-def zero_shot_scores(description_vectors, text_vectors):
-    """Cosine similarity of every text with every description: shape (n_descriptions, n_texts)."""
-    return np.asarray(description_vectors) @ np.asarray(text_vectors).T
-
-
-def zero_shot_accuracy(description_vector, val_vectors, val_labels, test_vectors, test_labels):
-    """Balanced test accuracy of 'cosine(text, description) >= threshold', the threshold chosen on val."""
-    from .adapters import balanced_accuracy
-
-    threshold = best_threshold(val_vectors @ description_vector, np.asarray(val_labels))
-    return balanced_accuracy(test_labels, test_vectors @ description_vector >= threshold)
 
 
 def task_anchors(vectors_per_task):

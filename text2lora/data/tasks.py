@@ -232,7 +232,7 @@ def _binary_label(y, positive_label, where):
         if isinstance(y, (bool, int, float)) and y in (0, 1):
             return int(y)
         raise ValueError(f"{where}: label {y!r} is not 0 or 1. Labels must be 0/1, or name the label that means "
-                         f"'matches the description' with positive_label (evaluate.py --positive-label {y}).")
+                         f"'matches the description' with positive_label (evaluate_generator.py --positive-label {y}).")
     if y is None:
         raise ValueError(f"{where}: the row has no label.")
     return int(str(y) == str(positive_label))

@@ -1,5 +1,44 @@
-"""Evaluation: the evaluator (generated adapters next to fine-tuned ones and baselines on a task's test split)."""
+"""Evaluation of a text2lora generator, by stage.
 
-from .evaluator import Evaluator, bootstrap_ci, gain_recovered, interpolate_conditions, random_description
+- ``metrics``: balanced accuracy, ROC AUC, thresholds and bootstrap intervals (scikit-learn / SciPy);
+- ``baselines``: the zero-shot embedding baseline (val-tuned and label-free);
+- ``evaluator``: :class:`Evaluator`, every method and control on one task;
+- ``rows``: the fingerprinted, resumable cache of question 2/3 task rows;
+- ``questions``: the paper's three questions, interpolation, summaries and targets;
+- ``plots``: interpolation curves and the adapter map (matplotlib);
+- ``report``: ``evaluation.md`` from a Jinja template, and the generator card's evaluation table;
+- ``run``: :class:`EvaluationArguments` and the whole run (``text2lora-evaluate`` / ``evaluate_generator.py``).
 
-__all__ = ["Evaluator", "bootstrap_ci", "gain_recovered", "interpolate_conditions", "random_description"]
+Names are imported on first use, so ``text2lora.evaluation.metrics`` loads without the models.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "Evaluator": "evaluator",
+    "random_description": "evaluator",
+    "balanced_accuracy": "metrics",
+    "best_threshold": "metrics",
+    "bootstrap_ci": "metrics",
+    "gain_recovered": "metrics",
+    "mean_interval": "metrics",
+    "roc_auc": "metrics",
+    "interpolate_conditions": "questions",
+    "EvaluationArguments": "run",
+    "evaluate_custom_task": "run",
+    "run_evaluation": "run",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,4 +1,4 @@
-"""Evaluation: balanced accuracy of generated adapters next to fine-tuned ones and strong simple baselines.
+"""The evaluator: balanced accuracy of generated adapters next to fine-tuned ones and strong simple baselines.
 
 Methods compared on a task's test split (balanced accuracy):
 - ``zero_shot``: cosine between text and description embeddings, threshold chosen on the task's labelled val rows;
@@ -19,22 +19,10 @@ import zlib
 import numpy as np
 import torch
 
-from ..adapters import AdapterScorer, balanced_accuracy
-from ..embedding import best_threshold, embed, pair_text
-
-
-def bootstrap_ci(labels, predictions, n=1000, seed=0, level=0.95):
-    """Bootstrap confidence interval of balanced accuracy over test rows."""
-    labels, predictions = np.asarray(labels), np.asarray(predictions)
-    rng = np.random.default_rng(seed)
-    stats = []
-    for _ in range(n):
-        idx = rng.integers(0, len(labels), len(labels))
-        if len(set(labels[idx].tolist())) < 2:
-            continue
-        stats.append(balanced_accuracy(labels[idx], predictions[idx]))
-    lo, hi = np.quantile(stats, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return float(lo), float(hi)
+from ..adapters import AdapterScorer
+from ..embedding import embed, pair_text
+from . import baselines
+from .metrics import balanced_accuracy, bootstrap_ci
 
 
 def random_description(seed):
@@ -42,20 +30,6 @@ def random_description(seed):
     rng = random.Random(seed)
     return " ".join("".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(3, 9)))
                     for _ in range(rng.randint(3, 7)))
-
-
-def interpolate_conditions(a, b, alphas):
-    """Conditions alpha * a + (1 - alpha) * b for each alpha (alpha=1 gives a, alpha=0 gives b)."""
-    a, b = torch.as_tensor(a), torch.as_tensor(b)
-    return torch.stack([float(alpha) * a + (1.0 - float(alpha)) * b for alpha in alphas])
-
-
-def gain_recovered(generated, zero_shot, fine_tuned):
-    """(generated - zero-shot) / (fine-tuned - zero-shot); None when fine-tuning does not beat zero-shot."""
-    denominator = fine_tuned - zero_shot
-    if denominator <= 1e-9:
-        return None
-    return (generated - zero_shot) / denominator
 
 
 class Evaluator:
@@ -91,21 +65,21 @@ class Evaluator:
         return self._text_vectors[key]
 
     def zero_shot(self, task, description):
-        """Zero-shot embedding baseline for one description: (balanced accuracy, predictions)."""
+        """Zero-shot baseline for one description, threshold tuned on the task's val rows: (balanced accuracy,
+        predictions)."""
         d = embed([description], self.embedder)[0]
-        threshold = best_threshold(self._task_vectors(task, "val") @ d, np.asarray(task.labels("val")))
-        predictions = self._task_vectors(task, "test") @ d >= threshold
-        return balanced_accuracy(task.labels("test"), predictions), predictions
+        threshold = baselines.val_threshold(d, self._task_vectors(task, "val"), task.labels("val"))
+        return baselines.zero_shot(d, self._task_vectors(task, "test"), task.labels("test"), threshold)
 
     def label_free_threshold(self, per_class=32):
-        """One cosine threshold for every task: chosen on the training tasks' val rows (``per_class`` of each label
-        per task) scored against each task's first training description. None when no training task's rows are
-        available (a zoo of tasks outside the suite)."""
+        """One cosine threshold for every task (:func:`baselines.label_free_threshold`): chosen on the training tasks'
+        val rows (``per_class`` of each label per task) scored against each task's first training description. None
+        when no training task's rows are available (a zoo of tasks outside the suite)."""
         if self._label_free_threshold is None:
+            from ..data import tasks as suite
             from ..training.head_training import balanced_rows
-            from ..data.tasks import load_task
 
-            load_task = self.task_loader or load_task
+            load_task = self.task_loader or suite.load_task
             names = list(self.train_tasks)
             descriptions = embed([self.zoo.task_row(n)["descriptions"][0] for n in names], self.embedder)
             scores, labels = [], []
@@ -119,10 +93,10 @@ class Evaluator:
                 texts, pairs = task.texts("val")
                 vectors = embed(pair_text([texts[i] for i in idx], None if pairs is None else [pairs[i] for i in idx]),
                                 self.embedder)
-                scores.append(vectors @ d)
+                scores.append(baselines.cosine_scores(d, vectors))
                 labels.append(y[idx])
-            self._label_free_threshold = (best_threshold(np.concatenate(scores), np.concatenate(labels)) if scores
-                                          else float("nan"))
+            threshold = baselines.label_free_threshold(scores, labels)
+            self._label_free_threshold = float("nan") if threshold is None else threshold
         return None if np.isnan(self._label_free_threshold) else self._label_free_threshold
 
     def zero_shot_label_free(self, task, description):
@@ -131,8 +105,7 @@ class Evaluator:
         if threshold is None:
             return None
         d = embed([description], self.embedder)[0]
-        predictions = self._task_vectors(task, "test") @ d >= threshold
-        return balanced_accuracy(task.labels("test"), predictions)
+        return baselines.zero_shot(d, self._task_vectors(task, "test"), task.labels("test"), threshold)[0]
 
     def mean_adapter_vector(self):
         if self._mean_vector is None:

@@ -17,7 +17,6 @@ import os
 import time
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
 
 from ..adapters import (
@@ -31,7 +30,7 @@ from ..adapters import (
     tokenize,
 )
 from ..data.layout import LayoutMismatchError, LoraLayout
-from ..data.zoo import discard_unfinished_task
+from ..data.zoo import discard_unfinished_task, write_index  # noqa: F401
 from ..fileio import remove_temp_debris, write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -126,13 +125,9 @@ def train_task(peft_model, tokenizer, task, spec, settings, init_state, device="
 
 def zero_shot_task_accuracy(task, descriptions, embedder):
     """Zero-shot embedding baseline: mean balanced test accuracy over ``descriptions`` (threshold chosen on val)."""
-    from ..embedding import embed, pair_text, zero_shot_accuracy
+    from ..evaluation.baselines import zero_shot_task_accuracy
 
-    val = embed(pair_text(*task.texts("val")), embedder)
-    test = embed(pair_text(*task.texts("test")), embedder)
-    vectors = embed(descriptions, embedder)
-    accs = [zero_shot_accuracy(v, val, task.labels("val"), test, task.labels("test")) for v in vectors]
-    return float(np.mean(accs))
+    return zero_shot_task_accuracy(task, descriptions, embedder)
 
 
 class ZooCollector:
