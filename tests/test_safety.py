@@ -353,7 +353,7 @@ def test_fresh_offline_machine_loads_a_generated_adapter_with_the_printed_lines(
 
 def test_generate_says_what_it_replaced_and_notes_overlong_descriptions(tiny_generator, tmp_path, monkeypatch,
                                                                          capsys):
-    import generate
+    from text2lora.commands import generate
 
     monkeypatch.chdir(tmp_path)
     long = "detect good texts " + "and more words " * 100
@@ -377,7 +377,7 @@ def test_offline_is_detected_once_and_said(monkeypatch, caplog):
 
     from huggingface_hub import constants
 
-    from text2lora import hub
+    from text2lora.hub import resolve as hub
 
     attempts = []
 

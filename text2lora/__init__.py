@@ -3,11 +3,11 @@
 __version__ = "0.1.0"
 
 from .adapters import AdapterSpec, balanced_accuracy
+from .data.layout import LayoutMismatchError, LoraLayout
+from .data.tasks import Task, list_families, list_tasks, load_custom_task, load_task
 from .hub import resolve_model
-from .layout import LayoutMismatchError, LoraLayout
 from .models import LoraDenoiser
-from .pipeline import SHIPPED_GENERATOR, Text2LoraPipeline, Text2LoraPipelineOutput
-from .tasks import Task, list_families, list_tasks, load_custom_task, load_task
+from .pipelines import SHIPPED_GENERATOR, Text2LoraPipeline, Text2LoraPipelineOutput
 
 
 def _register_with_diffusers():

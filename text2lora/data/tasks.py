@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-SUITE_DIR = Path(__file__).parent / "data" / "suite"
+SUITE_DIR = Path(__file__).parent / "suite"
 SPLITS = ("train", "val", "test")
 
 

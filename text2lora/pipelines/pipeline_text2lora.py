@@ -14,7 +14,7 @@ from ..adapters import AdapterSpec
 from ..data.layout import LoraLayout
 
 # The generator that ships inside the package (the default of generate.py).
-SHIPPED_GENERATOR = str(Path(__file__).resolve().parent / "data" / "generator")
+SHIPPED_GENERATOR = str(Path(__file__).resolve().parent.parent / "data" / "generator")
 
 
 class Text2LoraPipelineOutput(BaseOutput):
