@@ -434,20 +434,25 @@ def build_denoiser(layout, latent_dim=0, hidden_size=256, num_layers=4, num_head
 
 
 class TrainStep:
-    """One optimizer step of train.py's loop: DDPM noise, prediction_type 'sample', Min-SNR weighting when
-    ``snr_gamma`` > 0 (train.py's default is 0: plain MSE), 10% null-condition dropout, MSE, backward, grad-norm
-    clip 1.0, AdamW. Batches are drawn from ``tokens`` (N, *sample_shape, already normalized) and ``conditions``
-    (N, dim), both on ``device``."""
+    """One optimizer step of train.py's loop: the library's denoising loss (``denoising_loss``: DDPM noise, the
+    training defaults of ``DenoiserTrainingArguments`` for the noise schedule, prediction type, null-condition dropout
+    and Min-SNR gamma), backward, grad-norm clip and AdamW. Batches are drawn from ``tokens`` (N, *sample_shape,
+    already normalized) and ``conditions`` (N, dim), both on ``device``; ``dtype`` autocasts the loss."""
 
-    def __init__(self, model, tokens, conditions, batch_size, device="cpu", dtype="fp32", lr=1e-3, snr_gamma=5.0,
+    def __init__(self, model, tokens, conditions, batch_size, device="cpu", dtype="fp32", lr=1e-3, snr_gamma=None,
                  seed=0):
         import torch
         from diffusers import DDPMScheduler
 
+        from text2lora.training.denoiser_training import DenoiserTrainingArguments
+
+        self.defaults = DenoiserTrainingArguments()
         self.model, self.tokens, self.conditions = model, tokens, conditions
-        self.batch_size, self.device, self.dtype, self.snr_gamma = batch_size, device, dtype, snr_gamma
-        self.scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", clip_sample=False,
-                                       prediction_type="sample")
+        self.batch_size, self.device, self.dtype = batch_size, device, dtype
+        self.snr_gamma = self.defaults.snr_gamma if snr_gamma is None else snr_gamma
+        self.scheduler = DDPMScheduler(num_train_timesteps=self.defaults.num_train_timesteps,
+                                       beta_schedule=self.defaults.beta_schedule, clip_sample=False,
+                                       prediction_type=self.defaults.prediction_type)
         self.trainable = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.trainable, lr=lr)
         self.generator = torch.Generator().manual_seed(seed)
@@ -455,24 +460,15 @@ class TrainStep:
 
     def __call__(self):
         import torch
-        from diffusers.training_utils import compute_snr
+
+        from text2lora.training.denoising import denoising_loss
 
         idx = torch.randint(0, len(self.tokens), (self.batch_size,), generator=self.generator).to(self.tokens.device)
-        clean, cond = self.tokens[idx], self.conditions[idx]
-        noise = torch.randn_like(clean)
-        timesteps = torch.randint(0, 1000, (self.batch_size,), device=clean.device)
-        noisy = self.scheduler.add_noise(clean, noise, timesteps)
-        drop = torch.rand(self.batch_size, device=clean.device) < 0.1
         with autocast(self.device, self.dtype):
-            pred = self.model(noisy, timesteps, cond, drop_mask=drop).sample
-        loss = torch.nn.functional.mse_loss(pred.float(), clean.float(), reduction="none")
-        loss = loss.mean(dim=list(range(1, loss.ndim)))
-        if self.snr_gamma and self.snr_gamma > 0:
-            snr = compute_snr(self.scheduler, timesteps)
-            loss = loss * torch.stack([snr, self.snr_gamma * torch.ones_like(snr)], dim=1).min(dim=1)[0]
-        loss = loss.mean()
+            loss = denoising_loss(self.model, self.scheduler, self.tokens[idx], self.conditions[idx],
+                                  self.defaults.prediction_type, self.snr_gamma, self.defaults.cond_dropout_prob)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.trainable, 1.0)
+        torch.nn.utils.clip_grad_norm_(self.trainable, self.defaults.max_grad_norm)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return loss.detach()

@@ -6,7 +6,7 @@ Phases (each repeated --repeats times; median, min and max):
 - one-time loads: ``generator_load_s`` (generate.load_generator, i.e. Text2LoraPipeline.from_pretrained),
   ``embedder_load_s`` (first pipe.encode_task call: loads the sentence-transformers model) and
   ``peft_model_build_s`` (the base model + LoRA wrapper that save_adapter writes through);
-- embed: pipe.encode_task on warm models;
+- embed: pipe.encode_prompt on warm models;
 - sample: pipe(..., condition=<precomputed>, output_type="vector") for each --steps value;
 - write: layout.unflatten + pipe.save_adapter into a temp dir, per adapter.
 for one adapter, for --batch descriptions x 1 adapter and for 1 description x --batch adapters.
@@ -102,7 +102,7 @@ def main(argv=None):
         load_embedder.cache_clear()
         pipe._embedder_model = None
 
-    loads["embedder_load_s"] = timed(lambda: pipe.encode_task([args.description]), args.repeats, device,
+    loads["embedder_load_s"] = timed(lambda: pipe.encode_prompt([args.description]), args.repeats, device,
                                      before=reset_embedder)
 
     def reset_peft():
@@ -121,15 +121,15 @@ def main(argv=None):
     try:
         for label, descs, k in configs:
             n = len(descs) * k
-            embed = timed(lambda descs=descs: pipe.encode_task(descs), args.repeats + 1, device)
+            embed = timed(lambda descs=descs: pipe.encode_prompt(descs), args.repeats + 1, device)
             embed = stats(embed["values"][1:])  # the first call is a warm-up
-            cond = pipe.encode_task(descs)
+            cond = pipe.encode_prompt(descs)
             vectors = None
             for steps in args.steps:
                 def sample(steps=steps, descs=descs, k=k, cond=cond):
                     gen = torch.Generator(device=device).manual_seed(args.seed)
                     with autocast(device, args.dtype):
-                        return pipe(descs, num_inference_steps=steps, generator=gen, num_adapters_per_task=k,
+                        return pipe(descs, num_inference_steps=steps, generator=gen, num_adapters_per_prompt=k,
                                     condition=cond, output_type="vector").vectors
 
                 with MemoryMeter(device) as mem:  # doubles as the warm-up run
@@ -232,7 +232,7 @@ def main(argv=None):
                              "scheduler": pipe.scheduler.__class__.__name__}}
     tables = [table("One-time costs (seconds, median (min–max))", ["what", "seconds"],
                     [["generator load (from_pretrained)", fmt_s(loads["generator_load_s"])],
-                     ["embedder load (first encode_task)", fmt_s(loads["embedder_load_s"])],
+                     ["embedder load (first encode_prompt)", fmt_s(loads["embedder_load_s"])],
                      ["PEFT base model build (for writing)", fmt_s(loads["peft_model_build_s"])]]
                     + ([["CLI `python generate.py` wall time", fmt_s(cli["wall_s"])],
                         ["  of which reported in-process", fmt_s(cli["in_process_s"])]] if cli else []),

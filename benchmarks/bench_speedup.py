@@ -141,7 +141,7 @@ def main(argv=None):
 
     # One-time loads (not part of the per-task generation time).
     t0 = time.perf_counter()
-    pipe.encode_task(["warm up"])
+    pipe.encode_prompt(["warm up"])
     embedder_load_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     peft_gen = pipe.peft_model()
@@ -162,7 +162,7 @@ def main(argv=None):
             holder = {}
 
             def generate_to_disk(desc=desc, out_dir=out_dir, holder=holder):
-                cond = pipe.encode_task([desc])
+                cond = pipe.encode_prompt([desc])
                 gen = torch.Generator(device=device).manual_seed(args.seed)
                 vec = pipe([desc], num_inference_steps=args.steps, generator=gen, condition=cond,
                            output_type="vector").vectors[0]

@@ -3,7 +3,7 @@
     python benchmarks/bench_training.py --zoo zoos/minilm-default
 
 1. A LoraDenoiser for the zoo's layout (or, without --zoo, the synthetic MiniLM layout of bench_scale.py's "75k"),
-   configured with train.py's defaults (read from its argument parser: hidden size, layers, heads, mlp_ratio,
+   configured with train.py's defaults (``DenoiserTrainingArguments``: hidden size, layers, heads, mlp_ratio,
    latent size, batch size), trained with train.py's step (DDPM noise, grad clip, AdamW): seconds per step,
    adapters per second and peak memory, for each --latent_dims value (0 = raw parameter tokens of --token_size
    512; the default latent = train.py's PCA latent).
@@ -40,9 +40,9 @@ from _common import (
 
 
 def parse_args(argv=None):
-    from train import parse_args as train_parse_args
+    from text2lora.training.denoiser_training import DenoiserTrainingArguments
 
-    defaults = train_parse_args([])  # the shipped generator's configuration
+    defaults = DenoiserTrainingArguments()  # train.py's defaults: the shipped generator's configuration
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--zoo", default=None, help="Zoo directory (default: a synthetic MiniLM layout, random adapters).")
     p.add_argument("--latent_dims", type=int, nargs="+", default=[0, defaults.latent_dim])

@@ -1,9 +1,9 @@
 """Add condition anchors to a text generator trained before ``train.py`` wrote them.
 
-The anchors are the ones ``train.py`` now writes at the end of training (its own ``build_training_data`` and
-``condition_anchors``, with the training arguments recorded in ``training_info.json``), so the generator ends up as if
-it had been trained by the current ``train.py``. Only ``denoiser/`` is rewritten (atomically, in its stored dtype);
-its weights are unchanged.
+The anchors are the ones ``train.py`` now writes at the end of training (``build_training_data`` and
+``condition_anchors`` of ``text2lora.training.denoiser_training``, with the training arguments recorded in
+``training_info.json``), so the generator ends up as if it had been trained by the current ``train.py``. Only
+``denoiser/`` is rewritten (atomically, in its stored dtype); its weights are unchanged.
 
     PYTHONPATH=. python scripts/add_condition_anchors.py --generator text2lora/data/generator
 """
@@ -25,7 +25,7 @@ def main(argv=None):
     from text2lora.data.zoo import Zoo
     from text2lora.fileio import atomic_directory
     from text2lora.models import LoraDenoiser
-    from train import build_training_data, condition_anchors
+    from text2lora.training.denoiser_training import build_training_data, condition_anchors
 
     info_path = os.path.join(args.generator, "training_info.json")
     if not os.path.isfile(info_path) or not os.path.isdir(os.path.join(args.generator, "denoiser")):

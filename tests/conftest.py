@@ -115,7 +115,8 @@ def tiny_tasks():
 @pytest.fixture(scope="session")
 def tiny_zoo(tmp_path_factory, tiny_spec, tiny_tasks):
     """A collected zoo of 4 tiny tasks (2 checkpoints each), with its index."""
-    from text2lora.training.collection import TrainingSettings, ZooCollector, write_index
+    from text2lora.data.zoo import write_index
+    from text2lora.training.collection import TrainingSettings, ZooCollector
 
     path = tmp_path_factory.mktemp("zoo")
     settings = TrainingSettings(epochs=2, batch_size=8, max_train_examples=32, num_checkpoints=2,
@@ -131,10 +132,10 @@ TINY_TRAIN = ["--token_size", "16", "--hidden_size", "32", "--num_layers", "1", 
 
 
 def run_train(zoo, out, embedder, *extra):
-    """train.py's main on the tiny zoo with a tiny denoiser."""
-    import train
+    """train.py's main (text2lora.commands.train) on the tiny zoo with a tiny denoiser."""
+    from text2lora.commands.train import main
 
-    return train.main(["--zoo", zoo, "--embedder", embedder, "--output_dir", str(out), *TINY_TRAIN, *extra])
+    return main(["--zoo", zoo, "--embedder", embedder, "--output_dir", str(out), *TINY_TRAIN, *extra])
 
 
 @pytest.fixture(scope="session")

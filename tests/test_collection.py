@@ -113,6 +113,7 @@ def test_checkpoint_steps():
         checkpoint_steps(3, TrainingSettings(num_checkpoints=5))
 
 
+@pytest.mark.slow
 def test_kill_and_resume_collection(tmp_path, tiny_base):
     """SIGKILL a collection mid-run; the re-run finishes without redoing finished tasks or leaving partial ones."""
     out = tmp_path / "zoo"
@@ -141,6 +142,7 @@ def test_kill_and_resume_collection(tmp_path, tiny_base):
     assert len((out / "index.jsonl").read_text().splitlines()) == len(tasks)
 
 
+@pytest.mark.slow
 def test_unknown_task_in_cli_writes_nothing(tmp_path):
     out = tmp_path / "zoo"
     result = subprocess.run([sys.executable, os.path.join(ROOT, "collect.py"), "--output_dir", str(out), "--tasks",

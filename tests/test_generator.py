@@ -69,8 +69,8 @@ def test_train_writes_a_loadable_pipeline(tiny_generator):
     import text2lora  # noqa: F401  (registers Text2LoraPipeline with diffusers)
     from text2lora import Text2LoraPipeline
 
-    assert {"model_index.json", "denoiser", "scheduler", "layout.json", "training_info.json"} <= set(
-        os.listdir(tiny_generator))
+    assert {"model_index.json", "denoiser", "scheduler", "training_info.json"} <= set(os.listdir(tiny_generator))
+    assert "layout.json" not in os.listdir(tiny_generator)  # the layout lives in the denoiser's config
     info = json.load(open(os.path.join(tiny_generator, "training_info.json")))
     assert "money_task" not in info["train_tasks"]  # the unseen task is not trained on
     pipe = DiffusionPipeline.from_pretrained(tiny_generator)
@@ -93,7 +93,7 @@ def test_pipeline_round_trip_seed_and_scheduler_swap(tiny_generator, tmp_path):
     c = again("detect good texts", num_inference_steps=3, generator=torch.Generator().manual_seed(0))
     assert torch.equal(a.vectors, c.vectors)
     again.scheduler = DPMSolverMultistepScheduler.from_config(again.scheduler.config)
-    d = again(["detect good texts", "spot sport"], num_inference_steps=3, num_adapters_per_task=2,
+    d = again(["detect good texts", "spot sport"], num_inference_steps=3, num_adapters_per_prompt=2,
               guidance_scale=2.0, generator=torch.Generator().manual_seed(0))
     assert d.vectors.shape[0] == 4 and torch.isfinite(d.vectors).all()
     assert d.descriptions == ["detect good texts"] * 2 + ["spot sport"] * 2
@@ -127,6 +127,7 @@ def test_non_finite_weights_are_refused_before_writing(tiny_generator, tmp_path)
     assert not (tmp_path / "never").exists()
 
 
+@pytest.mark.slow
 def test_checkpoint_then_resume(tiny_zoo, tiny_base, tmp_path):
     out = tmp_path / "run"
     run_train(tiny_zoo, out, tiny_base, "--max_train_steps", "2", "--checkpointing_steps", "2", "--use_ema",
@@ -139,6 +140,7 @@ def test_checkpoint_then_resume(tiny_zoo, tiny_base, tmp_path):
     assert [h["step"] for h in info["loss_history"]] == [3, 4]  # resumed at step 2
 
 
+@pytest.mark.slow
 def test_generate_cli_end_to_end(tiny_generator, tmp_path):
     out = tmp_path / "adapters"
     cmd = [sys.executable, os.path.join(ROOT, "generate.py"), "--task", "detect good texts", "--generator",
@@ -197,16 +199,17 @@ def test_condition_anchors_are_the_task_description_means_and_snap_descriptions(
     snapped, names = denoiser.snap_condition(denoiser.anchor_embeddings.float() * 3.0)
     assert names == tasks and torch.equal(snapped, denoiser.anchor_embeddings.float())
     descriptions = ["detect good texts", "spot sport"]
-    out = pipe(descriptions, num_inference_steps=3, num_adapters_per_task=2, generator=torch.Generator().manual_seed(0))
-    anchors, expected_names = denoiser.snap_condition(pipe.encode_task(descriptions))
+    out = pipe(descriptions, num_inference_steps=3, num_adapters_per_prompt=2,
+               generator=torch.Generator().manual_seed(0))
+    anchors, expected_names = denoiser.snap_condition(pipe.encode_prompt(descriptions))
     assert out.snapped_tasks == [n for n in expected_names for _ in range(2)]
-    direct = pipe(descriptions, num_inference_steps=3, num_adapters_per_task=2, condition=anchors,
+    direct = pipe(descriptions, num_inference_steps=3, num_adapters_per_prompt=2, condition=anchors,
                   generator=torch.Generator().manual_seed(0))
     assert torch.equal(out.vectors, direct.vectors) and direct.snapped_tasks is None
-    raw = pipe(descriptions, num_inference_steps=3, num_adapters_per_task=2, snap_to_seen_tasks=False,
+    raw = pipe(descriptions, num_inference_steps=3, num_adapters_per_prompt=2, snap_to_seen_tasks=False,
                generator=torch.Generator().manual_seed(0))
-    own = pipe(descriptions, num_inference_steps=3, num_adapters_per_task=2, condition=pipe.encode_task(descriptions),
-               generator=torch.Generator().manual_seed(0))
+    own = pipe(descriptions, num_inference_steps=3, num_adapters_per_prompt=2,
+               condition=pipe.encode_prompt(descriptions), generator=torch.Generator().manual_seed(0))
     assert raw.snapped_tasks is None and torch.equal(raw.vectors, own.vectors)
     # The anchors round-trip through save_pretrained.
     pipe.save_pretrained(tmp_path / "p")
@@ -266,6 +269,7 @@ def test_add_condition_anchors_script_reproduces_train_anchors(tiny_generator, t
         add_anchors(["--generator", str(tmp_path / "missing")])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["--task", "  "], "non-empty"),
     (["--task", "x", "--num_inference_steps", "0"], "num_inference_steps"),
@@ -280,6 +284,7 @@ def test_generate_cli_bad_input_is_one_clear_line(args, message, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_generate_refuses_foreign_directory(tmp_path):
     (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
     cmd = [sys.executable, os.path.join(ROOT, "generate.py"), "--task", "x", "--generator", str(tmp_path)]
@@ -321,16 +326,16 @@ def test_two_process_accelerate_launch(tiny_zoo, tiny_base, tmp_path):
 def test_condition_augmentation_stays_on_the_task():
     """mix=0/noise=0 returns one of the task's own embeddings; a mix is a unit-norm convex combination of them;
     noise moves the condition by about its norm; the same seed gives the same conditions."""
-    import train
+    from text2lora.training.denoiser_training import ZooDataset
 
     g = torch.Generator().manual_seed(123)
     desc = torch.nn.functional.normalize(torch.randn(4, 16, generator=g), dim=1)
     tokens = torch.zeros(1, 3, 2)
-    plain = train.ZooDataset(tokens, [desc], seed=0)
+    plain = ZooDataset(tokens, [desc], seed=0)
     for _ in range(5):
         c = plain[0]["condition"]
         assert any(torch.equal(c, d) for d in desc)
-    mixed = train.ZooDataset(tokens, [desc], seed=0, mix=1.0)
+    mixed = ZooDataset(tokens, [desc], seed=0, mix=1.0)
     for _ in range(5):
         c = mixed[0]["condition"]
         assert torch.isclose(c.norm(), torch.tensor(1.0), atol=1e-5)
@@ -338,43 +343,46 @@ def test_condition_augmentation_stays_on_the_task():
         # c is a positive multiple of a convex combination: non-negative least-squares weights recover it.
         w = torch.linalg.lstsq(desc.T, c[:, None]).solution[:, 0]
         assert torch.allclose(desc.T @ w, c, atol=1e-4) and (w > -1e-4).all()
-    noisy = train.ZooDataset(tokens, [desc[:1]], seed=0, noise=0.3)
+    noisy = ZooDataset(tokens, [desc[:1]], seed=0, noise=0.3)
     c = noisy[0]["condition"]
     assert torch.isclose(c.norm(), torch.tensor(1.0), atol=1e-5)
     assert 0.2 < (c - desc[0]).norm() < 0.4
-    a = train.ZooDataset(tokens, [desc], seed=3, mix=0.5, noise=0.2)
-    b = train.ZooDataset(tokens, [desc], seed=3, mix=0.5, noise=0.2)
+    a = ZooDataset(tokens, [desc], seed=3, mix=0.5, noise=0.2)
+    b = ZooDataset(tokens, [desc], seed=3, mix=0.5, noise=0.2)
     assert all(torch.equal(a[0]["condition"], b[0]["condition"]) for _ in range(4))
-    ids = train.ZooDataset(tokens, torch.tensor([7]), seed=0, mix=1.0, noise=0.5)
+    ids = ZooDataset(tokens, torch.tensor([7]), seed=0, mix=1.0, noise=0.5)
     assert ids[0]["condition"].item() == 7  # task-id conditions are never augmented
 
 
 def test_anchor_conditions_are_the_pipeline_anchors():
     """anchor=1 always gives the task's anchor, exactly what text2lora.embedding.task_anchors (and so the pipeline's
     snapping) computes, with no noise; anchor=0.5 gives it about half the time."""
-    import train
     from text2lora.embedding import task_anchors
+    from text2lora.training.denoiser_training import ZooDataset
 
     g = torch.Generator().manual_seed(5)
     desc = torch.nn.functional.normalize(torch.randn(3, 16, generator=g), dim=1)
     tokens = torch.zeros(1, 3, 2)
     anchor = torch.from_numpy(task_anchors([desc.numpy()])[0])
-    always = train.ZooDataset(tokens, [desc], seed=0, mix=0.5, noise=0.5, anchor=1.0)
+    always = ZooDataset(tokens, [desc], seed=0, mix=0.5, noise=0.5, anchor=1.0)
     assert all(torch.allclose(always[0]["condition"], anchor, atol=1e-6) for _ in range(5))
-    half = train.ZooDataset(tokens, [desc], seed=0, mix=0.5, noise=0.5, anchor=0.5)
+    half = ZooDataset(tokens, [desc], seed=0, mix=0.5, noise=0.5, anchor=0.5)
     hits = sum(torch.allclose(half[0]["condition"], anchor, atol=1e-6) for _ in range(200))
     assert 70 < hits < 130
 
 
 def test_bad_condition_augmentation_flags_are_refused():
-    import train
+    from text2lora.commands.train import parse_args
+    from text2lora.training.denoiser_training import DenoiserTrainingArguments
 
-    with pytest.raises(SystemExit):
-        train.parse_args(["--condition_mix", "1.5"])
-    with pytest.raises(SystemExit):
-        train.parse_args(["--condition_noise", "-0.1"])
-    with pytest.raises(SystemExit):
-        train.parse_args(["--anchor_condition_prob", "1.2"])
+    with pytest.raises(ValueError, match="condition_mix"):
+        parse_args(["--condition_mix", "1.5"])
+    with pytest.raises(ValueError, match="condition_noise"):
+        parse_args(["--condition_noise", "-0.1"])
+    with pytest.raises(ValueError, match="anchor_condition_prob"):
+        parse_args(["--anchor_condition_prob", "1.2"])
+    with pytest.raises(ValueError, match="anchor_condition_prob"):
+        DenoiserTrainingArguments(anchor_condition_prob=-0.5)
 
 
 def test_attention_paths_agree():

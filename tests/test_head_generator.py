@@ -55,6 +55,7 @@ def test_fit_projection_recovers_a_linear_map():
     assert r2 > 0.999
 
 
+@pytest.mark.slow
 def test_training_separates_tasks_on_synthetic_features():
     """Two tasks whose label is the sign of a different feature; the description picks the task."""
     from text2lora.models import HeadHypernetwork
@@ -80,8 +81,7 @@ def test_training_separates_tasks_on_synthetic_features():
 
 @pytest.fixture(scope="module")
 def head_generator(tiny_zoo, tiny_base, tiny_tasks, tmp_path_factory, monkeypatch_module):
-    import train
-    import train_head
+    from text2lora.commands import train, train_head
 
     base = tmp_path_factory.mktemp("gen")
     train.main(["--zoo", tiny_zoo, "--embedder", tiny_base, "--output_dir", str(base / "plain"), "--token_size", "16",
@@ -146,6 +146,7 @@ def test_hypernetwork_method_needs_the_component(head_generator):
         Text2LoraPipeline.from_pretrained(with_head)("detect good texts", method="lookup")
 
 
+@pytest.mark.slow
 def test_generate_cli_hypernetwork_method(head_generator, tmp_path):
     _, with_head, _ = head_generator
     cmd = [sys.executable, os.path.join(ROOT, "generate.py"), "--task", "find money mentions", "--generator",
@@ -196,7 +197,7 @@ def test_classifier_features_mix_single_texts_and_pairs(head_generator):
 def test_train_head_adds_auxiliary_tasks_without_zoo_adapters(head_generator, tiny_zoo, tmp_path, monkeypatch):
     from conftest import make_task
 
-    import train_head
+    from text2lora.commands import train_head
 
     tasks = {t.name: t for t in [make_task("good_task", "good", seed=1), make_task("bad_task", "bad", seed=2),
                                  make_task("sport_task", "sport", seed=3),
@@ -217,7 +218,7 @@ def test_evaluate_reuses_adapter_rows_when_only_the_head_changes(head_generator,
                                                                   monkeypatch):
     import shutil
 
-    import evaluate
+    from text2lora.commands import evaluate
     from text2lora.evaluation import Evaluator
     from text2lora.models import HeadHypernetwork
 
@@ -259,13 +260,14 @@ def test_evaluate_reuses_adapter_rows_when_only_the_head_changes(head_generator,
     assert [len(list((tmp_path / "work" / "rows" / part).iterdir())) for part in ("adapters", "head")] == [1, 2]
 
 
+@pytest.mark.slow
 def test_feature_lora_is_written_into_every_generated_adapter(head_generator, tiny_zoo, tiny_base, tmp_path):
     """With --feature_lora_steps the head generator's adapters carry one shared, non-zero LoRA, and the PEFT model's
     P(label 1) is still the hypernetwork's sigmoid(logit) on the features that LoRA gives."""
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    import train_head
+    from text2lora.commands import train_head
     from text2lora.embedding import embed
     from text2lora.pipelines import Text2LoraPipeline
     from text2lora.training.head_training import classifier_features

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def minilm_zoo(tmp_path_factory):
     from text2lora.adapters import AdapterSpec
-    from text2lora.training.collection import TrainingSettings, ZooCollector, write_index
+    from text2lora.data.zoo import write_index
+    from text2lora.training.collection import TrainingSettings, ZooCollector
 
     path = tmp_path_factory.mktemp("minilm-zoo")
     settings = TrainingSettings(epochs=1, batch_size=16, max_train_examples=32)

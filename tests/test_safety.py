@@ -310,7 +310,8 @@ def test_generate_cli_bad_input_is_one_line(tiny_generator, tmp_path):
         (["generate.py", "--task", "x", "--output_dir", str(tmp_path / "file")], "is not a folder"),
         (["generate.py", "--task", "x", "--device", "banana"], "Unknown device"),
         (["generate.py", "--task", "x", "--output_dir", "."], "Refusing to write"),
-        (["evaluate.py", "--task-data", str(tmp_path / "rows.jsonl"), "--description", "x"], "rows.jsonl, line 2"),
+        (["evaluate_generator.py", "--task-data", str(tmp_path / "rows.jsonl"), "--description", "x"],
+         "rows.jsonl, line 2"),
     ]
     for argv, message in cases:
         argv[0] = os.path.join(ROOT, argv[0])
@@ -353,7 +354,7 @@ def test_fresh_offline_machine_loads_a_generated_adapter_with_the_printed_lines(
 
 def test_generate_says_what_it_replaced_and_notes_overlong_descriptions(tiny_generator, tmp_path, monkeypatch,
                                                                          capsys):
-    import generate
+    from text2lora.commands import generate
 
     monkeypatch.chdir(tmp_path)
     long = "detect good texts " + "and more words " * 100
@@ -377,7 +378,7 @@ def test_offline_is_detected_once_and_said(monkeypatch, caplog):
 
     from huggingface_hub import constants
 
-    from text2lora import hub
+    from text2lora.hub import resolve as hub
 
     attempts = []
 

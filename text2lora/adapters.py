@@ -21,15 +21,17 @@ from .hub.resolve import DEFAULT_BASE_MODEL, resolve_model
 class AdapterSpec:
     """What every adapter of a zoo shares: base model, LoRA settings and the initialization seed."""
 
-    base_model: str = DEFAULT_BASE_MODEL
-    r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.0
-    target_modules: list = field(default_factory=lambda: ["query", "value"])
-    modules_to_save: list = field(default_factory=lambda: ["classifier"])
-    num_labels: int = 2
-    init_seed: int = 0
-    max_length: int = 64
+    base_model: str = field(default=DEFAULT_BASE_MODEL, metadata={"help": "Base model (Hub id or folder)."})
+    r: int = field(default=8, metadata={"help": "LoRA rank.", "aliases": ["--rank"]})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha."})
+    lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
+    target_modules: list[str] = field(default_factory=lambda: ["query", "value"],
+                                      metadata={"help": "Modules of the base that get LoRA."})
+    modules_to_save: list[str] = field(default_factory=lambda: ["classifier"],
+                                       metadata={"help": "Modules trained in full and saved with the adapter."})
+    num_labels: int = field(default=2, metadata={"help": "Labels of the classifier head."})
+    init_seed: int = field(default=0, metadata={"help": "Shared init of LoRA A and the head for every task."})
+    max_length: int = field(default=64, metadata={"help": "Tokens per text."})
 
     def to_dict(self):
         return asdict(self)

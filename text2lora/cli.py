@@ -1,6 +1,44 @@
-"""What every command-line entry point shares: device checks and one-line errors with exit code 2."""
+"""What every command-line entry point shares: argument parsing from dataclasses, device checks and one-line errors
+with exit code 2."""
 
+import argparse
+import dataclasses
 import sys
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """``--help`` keeps the description's line breaks and shows each flag's default."""
+
+
+def dataclass_parser(dataclass_types, description=None):
+    """A ``transformers.HfArgumentParser`` with one flag per field of ``dataclass_types``.
+
+    ``HfArgumentParser`` gives every list field ``nargs="+"``; a field whose metadata names ``nargs`` gets that one
+    instead (``nargs="*"``: the flag alone means an empty list).
+    """
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser(dataclass_types, description=description, formatter_class=HelpFormatter)
+    for dtype in parser.dataclass_types:
+        for field in dataclasses.fields(dtype):
+            if "nargs" in field.metadata:
+                parser._option_string_actions[f"--{field.name}"].nargs = field.metadata["nargs"]
+    return parser
+
+
+def parse_dataclasses(dataclass_types, argv=None, description=None):
+    """Parse ``argv`` (default: ``sys.argv[1:]``) into one instance of each of ``dataclass_types``."""
+    parser = dataclass_parser(dataclass_types, description)
+    return parser.parse_args_into_dataclasses(argv, look_for_args_file=False)
+
+
+def check_choices(obj):
+    """Raise ``ValueError`` when a field of the dataclass ``obj`` is not one of its ``metadata["choices"]`` (the
+    parser checks them on the command line; this checks instances built in Python too)."""
+    for field in dataclasses.fields(obj):
+        choices, value = field.metadata.get("choices"), getattr(obj, field.name)
+        if choices is not None and value is not None and value not in choices:
+            raise ValueError(f"--{field.name} must be one of {', '.join(map(str, choices))}; got {value!r}.")
 
 
 def check_device(name):

@@ -57,3 +57,10 @@ def main(argv=None):
     out = evaluate_custom_task(args)
     print(json.dumps(out, indent=1) if args.json else custom_task_text(out, args.task_data))
     return out
+
+
+def run():
+    """The ``text2lora-evaluate`` console script."""
+    from ..cli import run_cli
+
+    run_cli(main)

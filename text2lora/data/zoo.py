@@ -52,7 +52,7 @@ class Zoo:
         if not os.path.isdir(path):
             from huggingface_hub import snapshot_download
 
-            from ..hub.resolve import check_hub_source
+            from ..hub import check_hub_source
 
             check_hub_source(path, "Zoo")
             try:

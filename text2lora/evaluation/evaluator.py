@@ -161,7 +161,7 @@ class Evaluator:
         generator = torch.Generator().manual_seed(self.seed if seed is None else seed)
         out = self.pipeline(descriptions if condition is None else ["_"] * len(condition),
                             num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
-                            num_adapters_per_task=num_samples, generator=generator, condition=condition,
+                            num_adapters_per_prompt=num_samples, generator=generator, condition=condition,
                             output_type="vector", method=method, snap_to_seen_tasks=snap_to_seen_tasks)
         return out if return_output else out.vectors
 

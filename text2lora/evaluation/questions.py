@@ -72,7 +72,7 @@ def question_1(args, zoo_spec):
         train_task_id_generator(zoo_dir, gen_dir, args.q1_train_steps, args.seed)
     pipe = load_generator(gen_dir)
     originals = Zoo.load(zoo_dir)
-    out = pipe([0], num_inference_steps=args.num_inference_steps, num_adapters_per_task=args.q1_samples,
+    out = pipe([0], num_inference_steps=args.num_inference_steps, num_adapters_per_prompt=args.q1_samples,
                generator=torch.Generator().manual_seed(args.seed), output_type="vector")
     scorer = AdapterScorer(zoo_spec)
     gen_acc = [scorer.score(originals.layout.unflatten(v), task) for v in out.vectors]

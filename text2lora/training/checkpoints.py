@@ -85,3 +85,35 @@ def save_checkpoint(accelerator, output_dir, step, total_limit=None):
         logger.info("Saved state to %s", final)
     accelerator.wait_for_everyone()
     return final
+
+
+def register_checkpoint_hooks(accelerator, ema):
+    """Save/load hooks of a ``LoraDenoiser`` run, as in diffusers' training scripts: ``save_state`` writes the model in
+    diffusers format (``denoiser/``) plus the EMA weights (``denoiser_ema/``, when ``ema`` is given); ``load_state``
+    reads them back."""
+    from diffusers.training_utils import EMAModel
+
+    from ..models import LoraDenoiser
+
+    def save_model_hook(models, weights, output_dir):
+        if accelerator.is_main_process:
+            if ema is not None:
+                ema.save_pretrained(os.path.join(output_dir, "denoiser_ema"))
+            for model in models:
+                accelerator.unwrap_model(model).save_pretrained(os.path.join(output_dir, "denoiser"))
+                weights.pop()
+
+    def load_model_hook(models, input_dir):
+        if ema is not None:
+            loaded = EMAModel.from_pretrained(os.path.join(input_dir, "denoiser_ema"), LoraDenoiser)
+            ema.load_state_dict(loaded.state_dict())
+            del loaded
+        for _ in range(len(models)):
+            model = models.pop()
+            loaded = LoraDenoiser.from_pretrained(input_dir, subfolder="denoiser")
+            model.register_to_config(**loaded.config)
+            model.load_state_dict(loaded.state_dict())
+            del loaded
+
+    accelerator.register_save_state_pre_hook(save_model_hook)
+    accelerator.register_load_state_pre_hook(load_model_hook)

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 
@@ -40,16 +40,17 @@ logger = logging.getLogger(__name__)
 class TrainingSettings:
     """How each task's adapter is trained."""
 
-    learning_rate: float = 2e-3
-    head_learning_rate: float = 1e-2
-    epochs: float = 2.0
-    batch_size: int = 16
-    max_train_examples: int = 256
-    train_seed: int = 0
-    num_checkpoints: int = 1
-    checkpoint_interval: int = 1
-    extra_steps: int = 0  # extra steps after the epochs, e.g. to collect many p-diff style checkpoints
-    weight_decay: float = 0.0
+    learning_rate: float = field(default=2e-3, metadata={"help": "Learning rate of the LoRA weights."})
+    head_learning_rate: float = field(default=1e-2, metadata={"help": "Learning rate of the classifier head."})
+    epochs: float = field(default=2.0, metadata={"help": "Epochs over each task's training rows."})
+    batch_size: int = field(default=16, metadata={"help": "Training rows per step."})
+    max_train_examples: int = field(default=256, metadata={"help": "Training rows used per task (0: all)."})
+    train_seed: int = field(default=0, metadata={"help": "Seed of the data order."})
+    num_checkpoints: int = field(default=1, metadata={"help": "Checkpoints kept per task (the last K)."})
+    checkpoint_interval: int = field(default=1, metadata={"help": "Steps between kept checkpoints."})
+    extra_steps: int = field(default=0, metadata={
+        "help": "Steps trained after the epochs (e.g. to collect many p-diff style checkpoints)."})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
 
     @classmethod
     def from_dict(cls, d):

@@ -1,0 +1,195 @@
+"""Generate a PEFT LoRA adapter from a task description.
+
+    python generate.py --task "classify sentiment"
+    python generate.py --task "detect angry tweets" --try "I hate waiting in line"
+    python generate.py --task "find sports news" --task "spot spam" --num_adapters 2 --output_dir adapters
+
+Each adapter is written to <output_dir>/<slug>[--<hash>]-<method>[-seed<seed>][-<i>] (the hash of the description is
+added when the slug does not spell it exactly) with adapter_config.json, adapter_model.safetensors (PEFT's own save
+path), generation_config.json and a README.md model card. An existing folder is never replaced without --overwrite,
+and then only if it is an adapter text2lora wrote holding nothing else.
+"""
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..cli import check_choices, check_device, parse_dataclasses, run_cli
+from ..pipelines import load_generator
+
+
+@dataclass
+class GenerateArguments:
+    """The flags of ``generate.py``. ``--task`` and ``--try`` are repeatable (``--task a --task b``)."""
+
+    task: list[str] = field(metadata={"help": "Task description (repeatable).", "action": "extend"})
+    generator: Optional[str] = field(default=None, metadata={
+        "help": "Generator directory or Hub id (default: the shipped one)."})
+    output_dir: str = field(default="generated-adapters", metadata={"help": "Folder of the adapter folders."})
+    overwrite: bool = field(default=False, metadata={
+        "help": "Replace adapter folders of the same name that text2lora wrote before (never other files)."})
+    num_adapters: int = field(default=1, metadata={"help": "Adapters per task."})
+    num_inference_steps: int = field(default=25, metadata={"help": "Sampling steps."})
+    guidance_scale: float = field(default=1.0, metadata={"help": "Classifier-free guidance scale."})
+    scheduler: Optional[str] = field(default=None, metadata={
+        "help": "Swap the sampler (default: the one saved with the generator).", "choices": ["ddim", "dpm", "ddpm"]})
+    seed: int = field(default=0, metadata={"help": "Sampling seed."})
+    method: str = field(default="diffusion", metadata={
+        "help": "diffusion: sample the denoiser (tasks like the zoo's); hypernetwork: the head generator added by "
+                "train_head.py (new tasks; see reports/evaluation.md).", "choices": ["diffusion", "hypernetwork"]})
+    no_snap: bool = field(default=False, metadata={
+        "help": "diffusion: condition on the description's own embedding instead of snapping it to the nearest seen "
+                "task's anchor (the default when the generator has anchors)."})
+    device: str = field(default="cpu", metadata={"help": "cpu, cuda, cuda:N or mps."})
+    try_text: Optional[list[str]] = field(default=None, metadata={
+        "help": "Classify this text with the generated adapter (repeatable).", "aliases": ["--try"],
+        "action": "extend"})
+    push_to_hub: bool = field(default=False, metadata={"help": "Upload the adapter to the Hub."})
+    hub_model_id: Optional[str] = field(default=None, metadata={
+        "help": "Repo id for --push_to_hub (one task, one adapter)."})
+    private: bool = field(default=False, metadata={"help": "Make the Hub repo private."})
+
+    def __post_init__(self):
+        check_choices(self)
+        for task in self.task:
+            if not task or not task.strip():
+                raise ValueError("--task must be a non-empty description, e.g. --task \"classify sentiment\".")
+        if len(set(self.task)) != len(self.task):
+            raise ValueError("The same --task was given twice.")
+        if self.num_inference_steps < 1:
+            raise ValueError(f"--num_inference_steps must be >= 1, got {self.num_inference_steps}.")
+        if self.guidance_scale < 0:
+            raise ValueError(f"--guidance_scale must be >= 0, got {self.guidance_scale}.")
+        if self.num_adapters < 1:
+            raise ValueError(f"--num_adapters must be >= 1, got {self.num_adapters}.")
+        if self.push_to_hub and (not self.hub_model_id or len(self.task) * self.num_adapters != 1):
+            raise ValueError("--push_to_hub needs --hub_model_id and exactly one task with one adapter.")
+
+
+def parse_args(argv=None):
+    """The :class:`GenerateArguments` of ``argv`` (default: ``sys.argv[1:]``)."""
+    (args,) = parse_dataclasses(GenerateArguments, argv, description=__doc__)
+    return args
+
+
+def output_targets(args):
+    """(description, sample index, folder, replaced) for every adapter to write, checked before any work is done."""
+    from ..fileio import check_output_location, prepare_target
+    from ..pipelines import adapter_folder_name
+
+    check_output_location(args.output_dir)
+    targets = []
+    for description in args.task:
+        for k in range(args.num_adapters):
+            name = adapter_folder_name(description, args.method, args.seed, k if args.num_adapters > 1 else None)
+            target = os.path.join(args.output_dir, name)
+            targets.append((description, k, target, prepare_target(target, args.overwrite)))
+    return targets
+
+
+def try_adapter(adapter_dir, texts, base_model):
+    """Load the written adapter with plain PEFT and classify ``texts``; returns P(label 1) per text."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from ..hub import resolve_model
+
+    base_path = resolve_model(base_model)
+    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    base = AutoModelForSequenceClassification.from_pretrained(base_path, num_labels=2)
+    model = PeftModel.from_pretrained(base, adapter_dir).eval()
+    with torch.no_grad():
+        enc = tokenizer(texts, padding=True, truncation=True, max_length=64, return_tensors="pt")
+        probs = torch.softmax(model(**enc).logits, -1)[:, 1].tolist()
+    return probs
+
+
+def load_lines(target, base_model):
+    """The lines that load the written adapter with plain PEFT, offline too (printed after generation)."""
+    return [
+        "from peft import PeftModel",
+        "from transformers import AutoModelForSequenceClassification",
+        "from text2lora import resolve_model  # the packaged copy of the base, so no network is needed",
+        f"base = AutoModelForSequenceClassification.from_pretrained(resolve_model({base_model!r}))",
+        f"model = PeftModel.from_pretrained(base, {target!r})",
+    ]
+
+
+def generate_adapters(args, targets):
+    """Sample the adapters and save each into its target folder; returns (description, folder, snapped task,
+    replaced) per adapter and the pipeline."""
+    import torch
+
+    pipe = load_generator(args.generator, args.device, scheduler=args.scheduler)
+    generator = torch.Generator(device=args.device).manual_seed(args.seed)
+    out = pipe(args.task, num_inference_steps=args.num_inference_steps, guidance_scale=args.guidance_scale,
+               num_adapters_per_prompt=args.num_adapters, generator=generator, method=args.method,
+               snap_to_seen_tasks=False if args.no_snap else None)
+    written = []
+    peft_model = pipe.peft_model()
+    for i, (adapter, (description, k, target, replaced)) in enumerate(zip(out.adapters, targets)):
+        config = {"description": description, "generator": args.generator or "text2lora (shipped default)",
+                  "method": args.method, "scheduler": pipe.scheduler.__class__.__name__,
+                  "num_inference_steps": args.num_inference_steps,
+                  "guidance_scale": args.guidance_scale, "seed": args.seed, "sample_index": k}
+        snapped = out.snapped_tasks[i] if out.snapped_tasks is not None else None
+        if snapped is not None:
+            config["snapped_to_task"] = snapped
+        pipe.save_adapter(adapter, target, description=description, generation_config=config, peft_model=peft_model,
+                          overwrite=args.overwrite)
+        written.append((description, target, snapped, replaced))
+    return written, pipe
+
+
+def main(argv=None):
+    """Generate and save the adapters the flags ask for, print where they are and how to load them; returns
+    (description, folder, snapped task, replaced) per adapter."""
+    args = parse_args(argv)
+    check_device(args.device)
+    targets = output_targets(args)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    from ..embedding import overlong_texts
+
+    start = time.perf_counter()
+    written, pipe = generate_adapters(args, targets)
+    seconds = time.perf_counter() - start
+    base = pipe.adapter_spec.base_model
+    for description in overlong_texts(args.task, pipe.embedder_model):
+        print(f"note: the embedder reads only the first {pipe.embedder_model.max_seq_length} tokens of "
+              f"{shorten(description, 60)!r}; the rest of it was ignored.", file=sys.stderr)
+    for description, target, snapped, replaced in written:
+        matched = f" (conditioned on the seen task {snapped!r}; --no_snap to turn off)" if snapped else ""
+        action = "replaced" if replaced else "wrote"
+        print(f"{action} adapter for {shorten(description, 80)!r}{matched}: {target}")
+    print(f"({len(written)} adapter(s) in {seconds:.2f}s)")
+    print("load it with plain PEFT:")
+    for line in load_lines(written[0][1], base):
+        print(f"  {line}")
+    if args.try_text:
+        for description, target, _, _ in written:
+            probs = try_adapter(target, args.try_text, base)
+            for text, p in zip(args.try_text, probs):
+                verdict = "matches" if p >= 0.5 else "does not match"
+                print(f"[{shorten(description, 60)}] {text!r} -> label {int(p >= 0.5)} ({verdict}, p={p:.3f})")
+    if args.push_to_hub:
+        from ..hub.cards import push_adapter_to_hub
+
+        print(f"pushed: {push_adapter_to_hub(written[0][1], args.hub_model_id, private=args.private)}")
+    return written
+
+
+def shorten(text, width):
+    """``text`` on one line, cut to ``width`` characters with an ellipsis when longer."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def run():
+    """The ``text2lora-generate`` console script."""
+    run_cli(main)
