@@ -222,6 +222,7 @@ def zoo_report(zoo_dir, wall_seconds=None, machine=None):
     import platform
     import statistics
 
+    from ..formatting import fmt
     from ..hub.cards import render_zoo_card
     from .tasks import task_info
 
@@ -271,43 +272,42 @@ def zoo_report(zoo_dir, wall_seconds=None, machine=None):
         "sources": sources,
     }
     write_json_atomic(os.path.join(zoo_dir, "report.json"), report)
+    write_text_atomic(os.path.join(zoo_dir, "report.md"), _zoo_report_markdown(report, len(families), wall_seconds))
+    card = render_zoo_card({
+        "num_tasks": report["num_tasks"], "families": {f: v["tasks"] for f, v in report["per_family"].items()},
+        "sources": [{"dataset": k, "license": v} for k, v in sorted(sources.items())],
+        "collection": {**config["spec"], **config["training"]}, "base_model": config["spec"]["base_model"],
+        "accuracy_summary": {"median fine-tuned test accuracy": fmt(report["median_fine_tuned_test_accuracy"]),
+                             "median zero-shot test accuracy": fmt(report["median_zero_shot_test_accuracy"])},
+    })
+    write_text_atomic(os.path.join(zoo_dir, "README.md"), card)
+    return report
 
-    def f3(v):
-        return "–" if v is None else f"{v:.3f}"
+
+def _zoo_report_markdown(report, num_families, wall_seconds=None):
+    """``report.md`` of :func:`zoo_report`: summary lines, then per-family and per-task tables."""
+    from ..formatting import fmt
 
     lines = ["# Adapter zoo report", "",
              "Written by `text2lora.data.zoo.zoo_report` from the zoo's index (balanced accuracy on each task's test "
              "split; zero-shot = cosine between text and training-description embeddings, threshold chosen on val, "
              "mean over the task's training descriptions).", "",
-             f"- tasks: {report['num_tasks']} from {report['num_datasets']} datasets, {len(families)} families",
-             f"- median fine-tuned test accuracy: **{f3(report['median_fine_tuned_test_accuracy'])}**; "
-             f"median zero-shot: **{f3(report['median_zero_shot_test_accuracy'])}**; fine-tuned beats zero-shot "
+             f"- tasks: {report['num_tasks']} from {report['num_datasets']} datasets, {num_families} families",
+             f"- median fine-tuned test accuracy: **{fmt(report['median_fine_tuned_test_accuracy'])}**; "
+             f"median zero-shot: **{fmt(report['median_zero_shot_test_accuracy'])}**; fine-tuned beats zero-shot "
              f"on {report['fine_tuned_beats_zero_shot']}/{report['num_tasks']} tasks",
              f"- training time, summed over tasks: {report['sum_train_seconds'] / 60:.1f} min"
              + (f"; wall time of the collection: {wall_seconds / 60:.1f} min on {report['machine']}"
                 if wall_seconds else ""), "",
              "| family | tasks (seen/unseen) | median fine-tuned | median zero-shot |", "|---|---|---|---|"]
     for fam, v in report["per_family"].items():
-        lines.append(f"| {fam} | {v['tasks']} ({v['seen']}/{v['unseen']}) | {f3(v['median_fine_tuned'])} | "
-                     f"{f3(v['median_zero_shot'])} |")
+        lines.append(f"| {fam} | {v['tasks']} ({v['seen']}/{v['unseen']}) | {fmt(v['median_fine_tuned'])} | "
+                     f"{fmt(v['median_zero_shot'])} |")
     lines += ["", "| task | family | split | fine-tuned test | zero-shot test | train s |", "|---|---|---|---|---|---|"]
     for r in report["tasks"]:
-        lines.append(f"| {r['task']} | {r['family']} | {r['split']} | {f3(r['test_accuracy'])} | "
-                     f"{f3(r['zero_shot_test_accuracy'])} | {r['train_seconds'] or 0:.1f} |")
-    with open(os.path.join(zoo_dir, "report.md.tmp"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(os.path.join(zoo_dir, "report.md.tmp"), os.path.join(zoo_dir, "report.md"))
-    card = render_zoo_card({
-        "num_tasks": report["num_tasks"], "families": {f: v["tasks"] for f, v in report["per_family"].items()},
-        "sources": [{"dataset": k, "license": v} for k, v in sorted(sources.items())],
-        "collection": {**config["spec"], **config["training"]}, "base_model": config["spec"]["base_model"],
-        "accuracy_summary": {"median fine-tuned test accuracy": f3(report["median_fine_tuned_test_accuracy"]),
-                             "median zero-shot test accuracy": f3(report["median_zero_shot_test_accuracy"])},
-    })
-    with open(os.path.join(zoo_dir, "README.md.tmp"), "w") as f:
-        f.write(card)
-    os.replace(os.path.join(zoo_dir, "README.md.tmp"), os.path.join(zoo_dir, "README.md"))
-    return report
+        lines.append(f"| {r['task']} | {r['family']} | {r['split']} | {fmt(r['test_accuracy'])} | "
+                     f"{fmt(r['zero_shot_test_accuracy'])} | {r['train_seconds'] or 0:.1f} |")
+    return "\n".join(lines) + "\n"
 
 
 def write_jsonl(path, rows):

@@ -1,6 +1,6 @@
 """The evaluation's outputs in words: ``evaluation.md`` (rendered from ``templates/evaluation.md.jinja``) and the
 evaluation table of the generator's model card. Every number comes from the report dict (``evaluation.json``);
-:func:`fmt` is the one place that formats them."""
+:func:`text2lora.formatting.fmt` formats them."""
 
 import json
 import os
@@ -9,20 +9,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..fileio import write_text_atomic
+from ..formatting import fmt, signed
 from .questions import Q2_KEYS, Q3_KEYS
 
 TEMPLATE = "evaluation.md.jinja"
 CARD_REPORT_NOTE = "reports/evaluation.md (balanced accuracy, test splits)"
-
-
-def fmt(value, digits=3):
-    """A number with ``digits`` decimals; "–" for None (a value that does not exist, e.g. no head generator)."""
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def signed(value, digits=3):
-    """A difference with its sign: +0.012, -0.004."""
-    return f"{value:+.{digits}f}"
 
 
 def oneline(text):

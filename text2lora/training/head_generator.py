@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..fileio import atomic_directory, check_output_location, check_writable_parent
+from ..fileio import atomic_directory, check_output_location, check_writable_parent, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -120,11 +120,8 @@ def write_component(generator_dir, output_dir, model, info):
         index = json.load(f)
     index["head_generator"] = ["text2lora.models.head_hypernetwork", "HeadHypernetwork"]
     for name, obj in (("model_index.json", index), ("head_training_info.json", info)):
-        path = os.path.join(generator_dir, name)
-        with open(f"{path}.tmp", "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=name == "model_index.json")
-            f.write("\n")
-        os.replace(f"{path}.tmp", path)
+        text = json.dumps(obj, indent=2, sort_keys=name == "model_index.json") + "\n"
+        write_text_atomic(os.path.join(generator_dir, name), text)
     return generator_dir
 
 
