@@ -31,7 +31,8 @@ def test_collected_adapters_load_with_plain_peft(minilm_zoo):
 
     rows = [json.loads(line) for line in open(minilm_zoo / "index.jsonl")]
     assert [r["task"] for r in rows] == ["clinc_alarm", "trec_location"]
-    assert all(0.0 <= r["zero_shot_test_accuracy"] <= 1.0 for r in rows)
+    # Both tasks are easy for the embedder: zero-shot is far above chance (0.98 and 0.83 in the shipped zoo).
+    assert all(r["zero_shot_test_accuracy"] > 0.75 for r in rows)
     adapter = minilm_zoo / rows[0]["checkpoint_path"]
     config = json.load(open(adapter / "adapter_config.json"))
     assert config["base_model_name_or_path"] == DEFAULT_BASE_MODEL  # portable Hub id, not a local path

@@ -109,9 +109,6 @@ class Zoo:
         """Flat weights of the task's last checkpoint."""
         return self.vectors[self.indices(task)[-1]]
 
-    def state_dict(self, index):
-        return self.layout.unflatten(self.vectors[index])
-
     def subset(self, tasks):
         keep = set(tasks)
         idx = [i for i, r in enumerate(self.rows) if r["task"] in keep]
