@@ -25,6 +25,9 @@ from ..fileio import (
 )
 from .layout import LayoutMismatchError, LoraLayout
 
+# The default zoo, a folder of the repository (relative to the working directory, like the commands' other paths).
+DEFAULT_ZOO = "zoos/minilm-default"
+
 
 class Zoo:
     """Adapters (flat float32 vectors in one layout) with their index rows."""

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..data import tasks as suite
+from ..data.zoo import DEFAULT_ZOO
 from . import plots, questions
 from .report import update_generator_card, write_markdown
 from .rows import row_cache_dirs, write_json
 
-DEFAULT_ZOO = "zoos/minilm-default"
 SHIPPED_LABEL = "text2lora/data/generator (shipped)"
 CUSTOM_KEYS = ("num_test", "descriptions", "generated", "generated_best", "generated_std", "snapped_tasks",
                "hypernetwork", "zero_shot", "zero_shot_label_free", "retrieval", "retrieved_tasks", "retrieval_snapped",

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..cli import check_choices
+from ..data.zoo import DEFAULT_ZOO
 from ..fileio import TEMP_PREFIX, write_json_atomic, write_text_atomic
 from .denoising import denoising_loss
 
@@ -32,7 +33,7 @@ LR_SCHEDULERS = ["linear", "cosine", "cosine_with_restarts", "polynomial", "cons
 class DenoiserTrainingArguments:
     """The settings of one generator training run: one field per ``train.py`` flag."""
 
-    zoo: str = field(default="zoos/minilm-default", metadata={"help": "Zoo directory or Hub dataset id."})
+    zoo: str = field(default=DEFAULT_ZOO, metadata={"help": "Zoo directory or Hub dataset id."})
     embedder: str = field(default="sentence-transformers/all-MiniLM-L6-v2",
                           metadata={"help": "Sentence-transformers model that embeds the descriptions."})
     output_dir: str = field(default="text2lora-generator", metadata={"help": "Where the pipeline is written."})

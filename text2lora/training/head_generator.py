@@ -23,6 +23,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from ..data.zoo import DEFAULT_ZOO
 from ..fileio import atomic_directory, check_output_location, check_writable_parent, write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class HeadTrainingArguments:
     """The settings of one head-generator training run: one field per ``train_head.py`` flag."""
 
     generator: str = field(default="text2lora/data/generator", metadata={"help": "Generator directory to extend."})
-    zoo: str = field(default="zoos/minilm-default", metadata={"help": "The zoo the generator was trained on."})
+    zoo: str = field(default=DEFAULT_ZOO, metadata={"help": "The zoo the generator was trained on."})
     output_dir: Optional[str] = field(default=None, metadata={
         "help": "Write a copy of the generator here (default: in place)."})
     auxiliary_tasks: bool = field(default=False, metadata={
