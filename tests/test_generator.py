@@ -25,6 +25,7 @@ def test_denoiser_save_load_equality_and_seeded_determinism(tiny_generator, tmp_
         assert torch.equal(model(x, 10, cond).sample, again(x, 10, cond).sample)
 
 
+@pytest.mark.slow
 def test_raw_token_mode_trains_and_samples(tiny_zoo, tiny_base, tmp_path):
     from text2lora import Text2LoraPipeline
 
@@ -51,6 +52,7 @@ def test_latent_autoencoder_round_trips_the_zoo(tiny_zoo):
     assert torch.allclose(model.decode(z), zoo.vectors, atol=1e-4)  # 8 adapters fit in a 10-dim latent exactly
 
 
+@pytest.mark.slow
 def test_fp16_storage_loads_as_float32(tiny_zoo, tiny_base, tmp_path):
     from text2lora import Text2LoraPipeline
 

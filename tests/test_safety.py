@@ -148,6 +148,7 @@ def test_folder_names_are_unique_per_description_and_method():
 
 
 # -- crash-safe training checkpoints --------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_kill_during_a_checkpoint_save_resumes_from_the_last_complete_one(tiny_zoo, tiny_base, tmp_path,
                                                                              monkeypatch):
     import accelerate
