@@ -214,6 +214,7 @@ def test_train_head_adds_auxiliary_tasks_without_zoo_adapters(head_generator, ti
     assert info["validation"]["tasks"] == 3  # validated on the zoo's tasks only
 
 
+@pytest.mark.slow
 def test_evaluate_reuses_adapter_rows_when_only_the_head_changes(head_generator, tiny_zoo, tiny_tasks, tmp_path,
                                                                   monkeypatch):
     import shutil
