@@ -399,26 +399,3 @@ def test_attention_paths_agree():
         block.sdpa_min_tokens = 1
         long = block.attention(h)
     assert torch.allclose(short, long, atol=1e-5)
-
-
-def test_render_ablations_writes_the_fidelity_table(tmp_path):
-    """The session-8 table comes from snap_fidelity_*.json and latent_roundtrip.json, sorted by anchor mean ratio."""
-    sys.path.insert(0, os.path.join(ROOT, "scripts"))
-    from render_ablations import main as render
-
-    def run(name, anchor_mean):
-        summary = {"tasks": 3, "median_ratio": 0.5, "mean_ratio": 0.25, "tasks_at_0.99": 1, "anchor_median_ratio": 1.0,
-                   "anchor_mean_ratio": anchor_mean, "anchor_tasks_at_0.99": 2}
-        with open(tmp_path / f"snap_fidelity_{name}.json", "w") as f:
-            json.dump({"name": name, "training": f"train {name}", "summary": summary, "rows": []}, f)
-
-    run("better", 0.9876)
-    run("worse", 0.5)
-    with open(tmp_path / "latent_roundtrip.json", "w") as f:
-        json.dump({"summary": {"tasks": 7, "latent_dim": 130, "median_ratio_roundtrip": 0.9973,
-                               "tasks_roundtrip_below_0.99": 4}}, f)
-    render(["--folder", str(tmp_path)])
-    text = (tmp_path / "README.md").read_text()
-    assert "| worse | train worse | 3 | 0.500 | 0.250 | 1 | 1.000 | 0.500 | 2 |" in text
-    assert text.index("| worse |") < text.index("| better | train better | 3 | 0.500 | 0.250 | 1 | 1.000 | 0.988 | 2 |")
-    assert "each of 7 seen zoo adapters" in text and "median 0.997" in text and "4 tasks fall below 0.99" in text
