@@ -158,6 +158,39 @@ def _missing(value):
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def _generation_rows(gen):
+    """(label, cell) rows of how an adapter was generated, from its generation_config."""
+    rows = [
+        ("Generator", _code(gen.get("generator"))),
+        ("Generator revision", _code(gen.get("generator_revision"))),
+        ("Scheduler", _code(gen.get("scheduler"))),
+        ("Inference steps", _cell(gen.get("num_inference_steps"))),
+        ("Guidance scale", _cell(gen.get("guidance_scale"))),
+        ("Seed", _cell(gen.get("seed"))),
+        ("Text embedder", _code(gen.get("embedder"))),
+        ("text2lora version", _cell(gen.get("text2lora_version"))),
+    ]
+    if gen.get("method"):
+        rows.insert(1, ("Method", _code(gen["method"])))
+    if gen.get("snapped_to_task"):
+        # The diffusion generator conditioned on this seen task's anchor instead of the description's own embedding.
+        rows.insert(2, ("Conditioned on seen task", _code(gen["snapped_to_task"])))
+    return rows
+
+
+def _lora_rows(spec, base_model):
+    """(label, cell) rows of the adapter's base model and LoRA settings."""
+    rows = [("Base model", _code(base_model))]
+    for name, label in [("r", "Rank `r`"), ("lora_alpha", "`lora_alpha`"), ("lora_dropout", "`lora_dropout`"),
+                        ("target_modules", "`target_modules`"), ("modules_to_save", "`modules_to_save`"),
+                        ("num_labels", "Number of labels"), ("init_seed", "Initialization seed"),
+                        ("max_length", "Max sequence length")]:
+        if name in ("lora_dropout",) and _get(spec, name) is None:
+            continue
+        rows.append((label, _cell(_get(spec, name))))
+    return rows
+
+
 # -- adapter card ---------------------------------------------------------------------------------------------------
 def render_adapter_card(spec, generation_config, evaluation=None) -> str:
     """The README.md of a generated adapter: metadata for the Hub, the description it was generated from, how it
@@ -186,29 +219,8 @@ def render_adapter_card(spec, generation_config, evaluation=None) -> str:
         first = " ".join(description.split())
         title = f"Generated LoRA adapter: {first[:77] + '...' if len(first) > 80 else first}"
 
-    generation_rows = [
-        ("Generator", _code(gen.get("generator"))),
-        ("Generator revision", _code(gen.get("generator_revision"))),
-        ("Scheduler", _code(gen.get("scheduler"))),
-        ("Inference steps", _cell(gen.get("num_inference_steps"))),
-        ("Guidance scale", _cell(gen.get("guidance_scale"))),
-        ("Seed", _cell(gen.get("seed"))),
-        ("Text embedder", _code(gen.get("embedder"))),
-        ("text2lora version", _cell(gen.get("text2lora_version"))),
-    ]
-    if gen.get("method"):
-        generation_rows.insert(1, ("Method", _code(gen["method"])))
-    if gen.get("snapped_to_task"):
-        # The diffusion generator conditioned on this seen task's anchor instead of the description's own embedding.
-        generation_rows.insert(2, ("Conditioned on seen task", _code(gen["snapped_to_task"])))
-    lora_rows = [("Base model", _code(base_model))]
-    for name, label in [("r", "Rank `r`"), ("lora_alpha", "`lora_alpha`"), ("lora_dropout", "`lora_dropout`"),
-                        ("target_modules", "`target_modules`"), ("modules_to_save", "`modules_to_save`"),
-                        ("num_labels", "Number of labels"), ("init_seed", "Initialization seed"),
-                        ("max_length", "Max sequence length")]:
-        if name in ("lora_dropout",) and _get(spec, name) is None:
-            continue
-        lora_rows.append((label, _cell(_get(spec, name))))
+    generation_rows = _generation_rows(gen)
+    lora_rows = _lora_rows(spec, base_model)
 
     evaluation = dict(evaluation or {})
     evaluation_task = evaluation.pop("task", None)
