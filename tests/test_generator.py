@@ -152,6 +152,7 @@ def test_generate_cli_end_to_end(tiny_generator, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     target = out / "detect-good-texts-diffusion-seed7"
     assert target.is_dir()
+    assert result.stderr == ""  # quiet by default: no library warnings, load reports or progress bars
     assert "wrote adapter for 'detect good texts'" in result.stdout and str(target) in result.stdout
     # The printed load lines run as printed (plain PEFT, the base resolved by text2lora).
     lines = result.stdout.split("load it with plain PEFT:\n")[1].splitlines()

@@ -7,6 +7,7 @@ their base model.
 
 import json
 import os
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -83,7 +84,11 @@ def build_peft_model(spec, model=None, tokenizer=None):
     model, tokenizer = load_base(spec, model, tokenizer)
     check_target_modules(model, spec)
     torch.manual_seed(spec.init_seed)
-    peft_model = get_peft_model(model, spec.lora_config())
+    with warnings.catch_warnings():
+        # The config names the base's portable Hub id while the weights come from its local (packaged) copy, on
+        # purpose: PEFT's warning that the two differ says nothing the user can act on.
+        warnings.filterwarnings("ignore", message="The PEFT config's `base_model_name_or_path` was renamed")
+        peft_model = get_peft_model(model, spec.lora_config())
     # Classifier head: re-draw from the seed so that every adapter starts from the same head.
     generator = torch.Generator().manual_seed(spec.init_seed)
     for name, param in peft_model.named_parameters():

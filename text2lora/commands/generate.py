@@ -50,6 +50,8 @@ class GenerateArguments:
     hub_model_id: Optional[str] = field(default=None, metadata={
         "help": "Repo id for --push_to_hub (one task, one adapter)."})
     private: bool = field(default=False, metadata={"help": "Make the Hub repo private."})
+    verbose: bool = field(default=False, metadata={
+        "help": "Show the libraries' warnings, load reports and progress bars (hidden by default)."})
 
     def __post_init__(self):
         check_choices(self)
@@ -150,10 +152,8 @@ def main(argv=None):
     args = parse_args(argv)
     check_device(args.device)
     targets = output_targets(args)
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    if not args.verbose:
+        quiet_libraries()
     from ..embedding import overlong_texts
 
     start = time.perf_counter()
@@ -182,6 +182,21 @@ def main(argv=None):
 
         print(f"pushed: {push_adapter_to_hub(written[0][1], args.hub_model_id, private=args.private)}")
     return written
+
+
+def quiet_libraries():
+    """Hide what the libraries print on a normal run and cannot be acted on: transformers' and diffusers' info
+    logs, load reports and progress bars, and their deprecation warnings (``--verbose`` keeps them)."""
+    import warnings
+
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    for logging_module in (transformers_logging, diffusers_logging):
+        logging_module.set_verbosity_error()
+        logging_module.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 def shorten(text, width):
