@@ -109,9 +109,16 @@ def _apply_umask(root):
             os.chmod(os.path.join(folder, name), 0o666 & ~mask)
 
 
-def _swap_in(tmp, target):
-    """Rename ``tmp`` to ``target``; an existing ``target`` is moved aside first and removed once ``tmp`` is in place
-    (so concurrent writers of one target never see a missing folder error; the last one wins)."""
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.remove(path)
+
+
+def swap_in(tmp, target):
+    """Rename ``tmp`` (a folder or a file) to ``target``; an existing ``target`` is moved aside first and removed once
+    ``tmp`` is in place (so concurrent writers of one target never see a missing folder error; the last one wins)."""
     for attempt in range(20):
         aside = None
         if os.path.lexists(target):
@@ -125,13 +132,13 @@ def _swap_in(tmp, target):
         except OSError as err:
             if err.errno in (errno.ENOTEMPTY, errno.EEXIST):  # another writer's folder arrived in between
                 if aside is not None:
-                    shutil.rmtree(aside, ignore_errors=True)
+                    _remove(aside)
                 continue
             if aside is not None and not os.path.lexists(target):  # a real failure: put the original back
                 os.replace(aside, target)
             raise
         if aside is not None:
-            shutil.rmtree(aside, ignore_errors=True)
+            _remove(aside)
         return
     raise OSError(f"Could not move the new folder into '{target}': other writers kept replacing it.")
 
@@ -152,7 +159,7 @@ def atomic_directory(target, prefix=TEMP_PREFIX, replace=False):
     try:
         yield tmp
         _apply_umask(tmp)
-        _swap_in(tmp, target)
+        swap_in(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

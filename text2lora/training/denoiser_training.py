@@ -21,7 +21,7 @@ import torch
 
 from ..cli import check_choices
 from ..data.zoo import DEFAULT_ZOO
-from ..fileio import TEMP_PREFIX, write_json_atomic, write_text_atomic
+from ..fileio import TEMP_PREFIX, swap_in, write_json_atomic, write_text_atomic
 from .denoising import denoising_loss
 
 logger = logging.getLogger(__name__)
@@ -436,11 +436,8 @@ def save_pipeline(pipe, args, zoo, tasks, history, seconds):
         pipe.denoiser.to(torch.float16)
     pipe.save_pretrained(tmp)
     pipe.denoiser.to(torch.float32)
-    for item in os.listdir(tmp):
-        target = os.path.join(args.output_dir, item)
-        if os.path.isdir(target):
-            shutil.rmtree(target)
-        os.replace(os.path.join(tmp, item), target)
+    for item in os.listdir(tmp):  # the pipeline's own components (model_index.json, denoiser/, scheduler/)
+        swap_in(os.path.join(tmp, item), os.path.join(args.output_dir, item))
     os.rmdir(tmp)
     final_loss = float(np.mean([h["loss"] for h in history[-50:]])) if history else None
     info = {"zoo": os.fspath(args.zoo), "train_tasks": tasks, "training_args": dataclasses.asdict(args),
