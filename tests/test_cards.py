@@ -114,14 +114,27 @@ def test_adapter_card_names_the_method_and_the_snapped_task():
     assert "| Conditioned on seen task | `sst2_positive` |" in body
 
 
-def test_adapter_card_missing_generation_fields_render_unknown():
+def test_adapter_card_leaves_out_unknown_fields_and_claims_no_reproducibility():
     text = render_adapter_card(AdapterSpec(), {"description": DESCRIPTION})
     body = _body(text)
     assert DESCRIPTION in body
-    assert "| Generator | unknown |" in body
-    assert "| Generator revision | unknown |" in body
-    assert "| Seed | unknown |" in body
+    assert "unknown" not in body
+    assert "| Generator |" not in body and "| Seed |" not in body
+    assert "reproduces this adapter" not in body and "cannot be reproduced exactly" in body
+    assert "A diffusion model sampled" not in body
     assert "## Evaluation" not in body
+
+
+def test_adapter_card_of_each_method_states_only_what_produced_it():
+    diffusion = _body(render_adapter_card(AdapterSpec(), _generation_config(method="diffusion")))
+    assert "A diffusion model sampled the adapter's weights" in diffusion
+    assert "| Seed |" in diffusion and "Sampling with the same generator" in diffusion
+    head = _body(render_adapter_card(AdapterSpec(), _generation_config(method="hypernetwork")))
+    assert "The head generator (a hypernetwork trained with a task loss) computed" in head
+    assert "diffusion" not in head.lower().split("## lora configuration")[0]
+    for row in ("| Scheduler |", "| Inference steps |", "| Guidance scale |", "| Seed |"):
+        assert row not in head
+    assert "| Method | `hypernetwork` |" in head and "deterministic" in head
 
 
 def test_adapter_card_causal_lm_pipeline_tag():

@@ -158,24 +158,41 @@ def _missing(value):
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+# Generation settings that only the diffusion sampler uses (the head generator is deterministic).
+_SAMPLING_KEYS = ("scheduler", "num_inference_steps", "guidance_scale", "seed")
+
+
 def _generation_rows(gen):
-    """(label, cell) rows of how an adapter was generated, from its generation_config."""
-    rows = [
-        ("Generator", _code(gen.get("generator"))),
-        ("Generator revision", _code(gen.get("generator_revision"))),
-        ("Scheduler", _code(gen.get("scheduler"))),
-        ("Inference steps", _cell(gen.get("num_inference_steps"))),
-        ("Guidance scale", _cell(gen.get("guidance_scale"))),
-        ("Seed", _cell(gen.get("seed"))),
-        ("Text embedder", _code(gen.get("embedder"))),
-        ("text2lora version", _cell(gen.get("text2lora_version"))),
-    ]
-    if gen.get("method"):
-        rows.insert(1, ("Method", _code(gen["method"])))
-    if gen.get("snapped_to_task"):
-        # The diffusion generator conditioned on this seen task's anchor instead of the description's own embedding.
-        rows.insert(2, ("Conditioned on seen task", _code(gen["snapped_to_task"])))
+    """(label, cell) rows of how an adapter was generated, from its generation_config: only the settings that are
+    recorded and that the method used (a field that is not known is left out, not printed as "unknown")."""
+    fields = [("generator", "Generator", _code), ("method", "Method", _code),
+              ("snapped_to_task", "Conditioned on seen task", _code),
+              ("generator_revision", "Generator revision", _code), ("scheduler", "Scheduler", _code),
+              ("num_inference_steps", "Inference steps", _cell), ("guidance_scale", "Guidance scale", _cell),
+              ("seed", "Seed", _cell), ("embedder", "Text embedder", _code),
+              ("text2lora_version", "text2lora version", _cell)]
+    rows = []
+    for key, label, cell in fields:
+        if _missing(gen.get(key)) or (gen.get("method") == "hypernetwork" and key in _SAMPLING_KEYS):
+            continue
+        rows.append((label, cell(gen[key])))
     return rows
+
+
+def _generation_text(gen):
+    """What produced the weights, and how to reproduce them: true for the recorded method and settings only."""
+    method = gen.get("method")
+    if method == "hypernetwork":
+        return ("The head generator (a hypernetwork trained with a task loss) computed the adapter's classifier head "
+                "from the description below; its LoRA weights are the feature LoRA shared by every adapter it writes.",
+                "The head generator is deterministic: the same generator and description give this adapter.")
+    what = ("A diffusion model sampled the adapter's weights, conditioned on the description below."
+            if method == "diffusion" or not _missing(gen.get("scheduler")) else
+            "text2lora generated the adapter's weights from the description below.")
+    known = all(not _missing(gen.get(k)) for k in ("generator", *_SAMPLING_KEYS))
+    how = ("Sampling with the same generator, description, settings and seed reproduces this adapter." if known else
+           "Not every sampling setting was recorded, so this adapter cannot be reproduced exactly from this card.")
+    return what, how
 
 
 def _lora_rows(spec, base_model):
@@ -220,6 +237,7 @@ def render_adapter_card(spec, generation_config, evaluation=None) -> str:
         title = f"Generated LoRA adapter: {first[:77] + '...' if len(first) > 80 else first}"
 
     generation_rows = _generation_rows(gen)
+    generation_text, reproduce_text = _generation_text(gen)
     lora_rows = _lora_rows(spec, base_model)
 
     evaluation = dict(evaluation or {})
@@ -249,6 +267,8 @@ def render_adapter_card(spec, generation_config, evaluation=None) -> str:
         description_block=description_block,
         is_classifier=not causal,
         generation_rows=generation_rows,
+        generation_text=generation_text,
+        reproduce_text=reproduce_text,
         lora_rows=lora_rows,
         auto_class=auto_class,
         auto_peft_class=auto_peft_class,

@@ -307,7 +307,6 @@ class Text2LoraPipeline(DiffusionPipeline):
         generation_config = dict(generation_config or {})
         generation_config.setdefault("description", description)
         generation_config.setdefault("embedder", self.config.embedder)
-        generation_config.setdefault("scheduler", self.scheduler.__class__.__name__)
         generation_config["text2lora_version"] = _version()
         extra = {"generation_config.json": generation_config}
         if card:
