@@ -87,8 +87,7 @@ def score_condition(val_labels, val_scores, test_labels, test_scores):
     """(val ROC AUC, test balanced accuracy with the threshold tuned on val) of one condition's cosine scores."""
     from sklearn.metrics import roc_auc_score
 
-    from text2lora.adapters import balanced_accuracy
-    from text2lora.embedding import best_threshold
+    from text2lora.evaluation.metrics import balanced_accuracy, best_threshold
 
     return (float(roc_auc_score(val_labels, val_scores)),
             balanced_accuracy(test_labels, test_scores >= best_threshold(val_scores, val_labels)))

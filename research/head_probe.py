@@ -129,9 +129,9 @@ def main(argv=None):
     p.add_argument("--output", default=None, help="JSON with the summary, per family and per task.")
     args = p.parse_args(argv)
 
-    from text2lora.adapters import balanced_accuracy
     from text2lora.data.tasks import list_tasks, load_task
-    from text2lora.embedding import best_threshold, embed
+    from text2lora.embedding import embed
+    from text2lora.evaluation.metrics import balanced_accuracy, best_threshold
     from text2lora.models import HeadHypernetwork
     from text2lora.training.head_training import train_head_hypernetwork
 

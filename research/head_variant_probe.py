@@ -160,9 +160,9 @@ def main(argv=None):
 
     from head_probe import fit_head_projection, load_probe_features
 
-    from text2lora.adapters import balanced_accuracy
     from text2lora.data.tasks import list_tasks, load_task
-    from text2lora.embedding import best_threshold, embed, task_anchors
+    from text2lora.embedding import embed, task_anchors
+    from text2lora.evaluation.metrics import balanced_accuracy, best_threshold
     from text2lora.models import HeadHypernetwork
 
     start = time.perf_counter()

@@ -37,10 +37,11 @@ def main(argv=None):
 
     from quick_val_check import cap_val
 
-    from text2lora.adapters import AdapterScorer, balanced_accuracy
+    from text2lora.adapters import AdapterScorer
     from text2lora.data.tasks import load_task
     from text2lora.data.zoo import Zoo
     from text2lora.embedding import embed
+    from text2lora.evaluation.metrics import balanced_accuracy
     from text2lora.pipelines import Text2LoraPipeline
 
     zoo = Zoo.load(args.zoo)

@@ -2,9 +2,10 @@
 
 __version__ = "0.1.0"
 
-from .adapters import AdapterSpec, balanced_accuracy
+from .adapters import AdapterSpec
 from .data.layout import LayoutMismatchError, LoraLayout
 from .data.tasks import Task, list_families, list_tasks, load_custom_task, load_task
+from .evaluation.metrics import balanced_accuracy
 from .hub import resolve_model
 from .models import LoraDenoiser
 from .pipelines import SHIPPED_GENERATOR, Text2LoraPipeline, Text2LoraPipelineOutput

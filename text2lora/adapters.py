@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from .evaluation.metrics import balanced_accuracy  # noqa: F401 (re-exported: text2lora.balanced_accuracy)
+from .evaluation.metrics import balanced_accuracy
 from .fileio import atomic_directory, prepare_target
 from .hub.resolve import DEFAULT_BASE_MODEL, resolve_model
 

@@ -5,7 +5,6 @@ from functools import lru_cache
 
 import numpy as np
 
-from .evaluation.metrics import best_threshold  # noqa: F401 (re-exported for the research scripts)
 from .hub.resolve import DEFAULT_BASE_MODEL, resolve_model
 
 DEFAULT_EMBEDDER = DEFAULT_BASE_MODEL

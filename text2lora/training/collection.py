@@ -30,7 +30,7 @@ from ..adapters import (
     tokenize,
 )
 from ..data.layout import LayoutMismatchError, LoraLayout
-from ..data.zoo import discard_unfinished_task, write_index  # noqa: F401
+from ..data.zoo import discard_unfinished_task
 from ..fileio import remove_temp_debris, write_json_atomic
 
 logger = logging.getLogger(__name__)

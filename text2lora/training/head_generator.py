@@ -208,9 +208,9 @@ def build_head(layout, spec, features, sentence, lora_state, projection):
 def train_head_generator(args: HeadTrainingArguments) -> dict:
     """Train a head generator for the generator ``args.generator`` and save it as its ``head_generator`` component;
     returns the training info (also written to ``head_training_info.json``)."""
-    from ..adapters import balanced_accuracy
     from ..data.zoo import Zoo
     from ..embedding import embed, load_embedder
+    from ..evaluation.metrics import balanced_accuracy
     from ..pipelines import load_generator
     from .head_training import balanced_rows, fit_projection, train_head_hypernetwork
 
