@@ -172,14 +172,17 @@ def test_summaries_and_targets_reproduce_the_shipped_report():
     assert questions.summarize(q2["tasks"], questions.Q2_KEYS) == q2["summary"]
     assert questions.per_family(q2["tasks"], questions.Q2_KEYS) == q2["per_family"]
     assert questions.snapping_summary(q2["tasks"]) == q2["snapping"]
-    assert questions.summarize(q3["tasks"], questions.Q3_KEYS) == q3["summary"]
-    assert questions.per_family(q3["tasks"], questions.Q3_KEYS) == q3["per_family"]
+    # Keys added to the code after the report was written are left out (the next report has them).
+    summary = questions.summarize(q3["tasks"], questions.Q3_KEYS)
+    assert {k: summary[k] for k in q3["summary"]} == q3["summary"]
+    families = questions.per_family(q3["tasks"], questions.Q3_KEYS)
+    assert {f: {k: v[k] for k in q3["per_family"][f]} for f, v in families.items()} == q3["per_family"]
     for key, random_key, others, expected in (
             ("generated", "random_description", ["mean_adapter"], q3),
             ("hypernetwork", "hypernetwork_random_description", ["generated"], q3["hypernetwork"])):
         out = questions.targets(q3["tasks"], q3["summary"], key, random_key, others)
         margin = out.pop("margin_vs_zero_shot")
-        assert out == {k: expected[k] for k in out}
+        assert {k: out[k] for k in out if k in expected} == {k: expected[k] for k in out if k in expected}
         assert margin["mean"] == expected["margin_vs_zero_shot"]["mean"]
         assert margin["ci95"] == pytest.approx(expected["margin_vs_zero_shot"]["ci95"], rel=1e-12)
 
@@ -498,7 +501,7 @@ def test_evaluate_resumes_finished_task_rows(tiny_generator_dir, tiny_zoo, tiny_
     from text2lora.evaluation import Evaluator
 
     names = {"seen": [t.name for t in tiny_tasks if t.split == "seen"], "unseen": ["money_task"]}
-    monkeypatch.setattr("text2lora.data.tasks.list_tasks", lambda split=None, **_: names[split])
+    monkeypatch.setattr("text2lora.data.tasks.list_tasks", lambda split=None, **_: names.get(split, []))
     monkeypatch.setattr("text2lora.data.tasks.load_task", _loader(tiny_tasks))
     argv = ["--generator", tiny_generator_dir, "--zoo", tiny_zoo, "--questions", "2", "3", "--output_dir",
             str(tmp_path / "reports"), "--work_dir", str(tmp_path / "work"), "--num_inference_steps"]

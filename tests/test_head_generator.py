@@ -201,7 +201,8 @@ def test_train_head_adds_auxiliary_tasks_without_zoo_adapters(head_generator, ti
 
     tasks = {t.name: t for t in [make_task("good_task", "good", seed=1), make_task("bad_task", "bad", seed=2),
                                  make_task("sport_task", "sport", seed=3),
-                                 make_task("bank_task", "money", split="auxiliary", seed=5)]}
+                                 make_task("bank_task", "money", split="auxiliary", seed=5),
+                                 make_task("money_task", "money", split="unseen", seed=4)]}
     monkeypatch.setattr("text2lora.data.tasks.load_task", lambda name: tasks[name])
     monkeypatch.setattr("text2lora.data.tasks.list_tasks",
                         lambda split=None: ["bank_task"] if split == "auxiliary" else [])
@@ -211,7 +212,7 @@ def test_train_head_adds_auxiliary_tasks_without_zoo_adapters(head_generator, ti
                             "--rows_per_task", "8"])
     assert info["auxiliary_tasks"] == ["bank_task"]
     assert set(info["train_tasks"]) == {"good_task", "bad_task", "sport_task", "bank_task"}
-    assert info["validation"]["tasks"] == 3  # validated on the zoo's tasks only
+    assert info["validation"]["seen"]["tasks"] == 3  # validated on the zoo's tasks only
 
 
 @pytest.mark.slow
@@ -227,7 +228,7 @@ def test_evaluate_reuses_adapter_rows_when_only_the_head_changes(head_generator,
     generator = tmp_path / "generator"
     shutil.copytree(with_head, generator)
     names = {"seen": [t.name for t in tiny_tasks if t.split == "seen"], "unseen": ["money_task"]}
-    monkeypatch.setattr("text2lora.data.tasks.list_tasks", lambda split=None, **_: names[split])
+    monkeypatch.setattr("text2lora.data.tasks.list_tasks", lambda split=None, **_: names.get(split, []))
     argv = ["--generator", str(generator), "--zoo", tiny_zoo, "--questions", "2", "3", "--output_dir",
             str(tmp_path / "reports"), "--work_dir", str(tmp_path / "work"), "--num_inference_steps", "2"]
     first = evaluate.main(argv)
@@ -339,3 +340,85 @@ def test_balanced_task_loss_known_values():
     sharp = balanced_task_loss(features, rows, torch.tensor([[50.0, 0.0]] * 2), torch.zeros(2), 16,
                                np.random.default_rng(0))
     assert float(sharp) < 1e-6
+
+
+@pytest.mark.slow
+def test_multitask_stage_trains_the_shared_lora_with_the_task_loss(head_generator, tiny_zoo, tmp_path, monkeypatch):
+    """--multitask_steps trains the shared LoRA and the head together through the base: B leaves zero, the loss is
+    recorded, validation is reported before and after, and every generated adapter carries the trained LoRA."""
+    from text2lora.commands import train_head
+    from text2lora.pipelines import Text2LoraPipeline
+
+    plain, _, _ = head_generator
+    info = train_head.main(["--generator", plain, "--zoo", tiny_zoo, "--output_dir", str(tmp_path / "gen"),
+                            "--rows_per_class", "8", "--projection_rows", "40", "--max_train_steps", "5",
+                            "--batch_tasks", "2", "--rows_per_task", "8", "--multitask_steps", "6",
+                            "--multitask_batch_tasks", "2", "--multitask_rows_per_task", "4",
+                            "--multitask_learning_rate", "5e-2"])
+    assert info["multitask"]["steps"] == 6 and info["feature_lora"] is None
+    assert info["validation"]["seen"]["tasks"] == 3 and info["validation"]["unseen"]["tasks"] == 1  # money_task
+    assert info["validation"]["before_multitask"]["seen"]["tasks"] == 3
+    pipe = Text2LoraPipeline.from_pretrained(tmp_path / "gen")
+    lora_state = pipe.head_generator.feature_lora_state()
+    b_keys = [k for k in lora_state if "lora_B" in k]
+    assert b_keys and any(float(lora_state[k].abs().max()) > 0 for k in b_keys)
+    out = pipe(["detect good texts"], method="hypernetwork")
+    for key, value in lora_state.items():
+        torch.testing.assert_close(out.adapters[0][key], value)
+
+
+def test_multitask_rows_per_task_must_be_even():
+    from text2lora.training.head_generator import HeadTrainingArguments
+
+    with pytest.raises(ValueError, match="even"):
+        HeadTrainingArguments(multitask_steps=5, multitask_rows_per_task=3)
+
+
+@pytest.mark.slow
+def test_evaluate_reports_new_datasets_with_the_multitask_and_merge_baselines(head_generator, tiny_zoo, tiny_tasks,
+                                                                              tmp_path, monkeypatch):
+    """Question 3 has a second part for the split "unseen_dataset"; --multitask_generator adds the multi-task
+    baseline's keys (cached as their own row part) and every row has the top-k merge baseline."""
+    from text2lora.commands import evaluate
+    from text2lora.evaluation import report
+
+    _, with_head, _ = head_generator
+    names = {"seen": [t.name for t in tiny_tasks if t.split == "seen"], "unseen": ["money_task"],
+             "unseen_dataset": ["money_task"]}
+    monkeypatch.setattr("text2lora.data.tasks.list_tasks", lambda split=None, **_: names.get(split, []))
+    out = evaluate.main(["--generator", with_head, "--multitask_generator", with_head, "--zoo", tiny_zoo,
+                         "--questions", "3", "--output_dir", str(tmp_path / "reports"), "--work_dir",
+                         str(tmp_path / "work"), "--num_inference_steps", "2"])
+    part = out["question_3_new_datasets"]
+    assert part["split"] == "unseen_dataset" and [r["task"] for r in part["tasks"]] == ["money_task"]
+    row = part["tasks"][0]
+    # The same head generator as the multi-task baseline: the same scores under both names.
+    assert row["multitask"] == row["hypernetwork"] and 0.0 <= row["top_k_merge"] <= 1.0
+    assert row["gain_recovered_multitask"] == row["gain_recovered_hypernetwork"]
+    assert part["multitask"]["beats_multitask"] is None and part["hypernetwork"]["beats_multitask"] is False
+    assert len(list((tmp_path / "work" / "rows" / "multitask").rglob("*.json"))) == 2  # one row per Q3 part
+    markdown = (tmp_path / "reports" / "evaluation.md").read_text()
+    assert "## Question 3, part 2: new datasets" in markdown
+    assert f"| multitask | {report.fmt(part['summary']['multitask']['mean'])} |" in markdown
+
+
+def test_top_k_merge_is_the_similarity_weighted_average(tiny_zoo, tiny_tasks):
+    import numpy as np
+
+    from text2lora.data.zoo import Zoo
+    from text2lora.embedding import embed
+    from text2lora.evaluation import Evaluator
+
+    zoo = Zoo.load(tiny_zoo)
+    evaluator = Evaluator(zoo, train_tasks=["good_task", "bad_task", "sport_task"])
+    merged, top, weights = evaluator.top_k_merge_vector("detect good texts", k=2)
+    assert len(top) == 2 and len(set(top)) == 2 and sum(weights) == pytest.approx(1.0)
+    best = {}
+    vectors, owners = evaluator.retrieval_index()
+    scores = vectors @ embed(["detect good texts"], evaluator.embedder)[0]
+    for owner, score in zip(owners, scores):
+        best[owner] = max(best.get(owner, -1.0), float(score))
+    assert top == sorted(best, key=best.get, reverse=True)[:2]
+    expected = np.clip([best[t] for t in top], 0, None)
+    assert weights == pytest.approx((expected / expected.sum()).tolist())
+    torch.testing.assert_close(merged, weights[0] * zoo.task_vector(top[0]) + weights[1] * zoo.task_vector(top[1]))

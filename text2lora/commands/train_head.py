@@ -36,8 +36,11 @@ def main(argv=None):
 
     hf_logging.set_verbosity_error()
     info = train_head_generator(args)
-    print(f"validation (seen tasks, held-out descriptions, val): mean balanced accuracy "
-          f"{info['validation']['mean_balanced_accuracy']:.3f}")
+    for part in ("seen", "unseen"):
+        result = info["validation"][part]
+        if result is not None:
+            print(f"validation ({part} tasks: {result['tasks']}, held-out descriptions, val rows): mean balanced "
+                  f"accuracy {result['mean_balanced_accuracy']:.3f}")
     print(f"wrote {os.path.join(args.output_dir or args.generator, 'head_generator')} ({info['seconds']:.0f} s)")
     return info
 

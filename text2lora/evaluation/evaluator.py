@@ -9,6 +9,11 @@ Methods compared on a task's test split (balanced accuracy):
 - ``hypernetwork``: the generator's task-loss head generator (``method="hypernetwork"``), when it has one;
 - ``mean_adapter``: the mean of the training zoo's adapters;
 - ``retrieval``: the training-zoo adapter whose description embedding is closest to the description;
+- ``top_k_merge``: the similarity-weighted average of the ``TOP_K`` training-zoo adapters whose descriptions are
+  closest to the description (a soft retrieval, as LoRA routers merge the top-k adapters);
+- ``multitask``: the multi-task baseline, when given: one description-conditioned model (shared LoRA and a
+  description -> head map) trained with the task loss on every training task's rows (``train_head.py
+  --multitask_steps``), with no task-specific part;
 - controls: a random string as description, and another family's description.
 """
 
@@ -18,6 +23,8 @@ import zlib
 
 import numpy as np
 import torch
+
+TOP_K = 5  # adapters in the top-k merge baseline
 
 from ..adapters import AdapterScorer
 from ..embedding import embed, pair_text
@@ -40,9 +47,13 @@ class Evaluator:
     """
 
     def __init__(self, zoo, pipeline=None, train_tasks=None, embedder=None, device="cpu", seed=0,
-                 num_inference_steps=25, guidance_scale=1.0, task_loader=None):
+                 num_inference_steps=25, guidance_scale=1.0, task_loader=None, multitask_pipeline=None):
+        if multitask_pipeline is not None and multitask_pipeline.head_generator is None:
+            raise ValueError("The multi-task baseline must be a generator with a head_generator component "
+                             "(train_head.py --multitask_steps).")
         self.zoo = zoo
         self.pipeline = pipeline
+        self.multitask_pipeline = multitask_pipeline
         self.embedder = embedder or (pipeline.config.embedder if pipeline is not None else zoo.spec.base_model)
         self.scorer = AdapterScorer(zoo.spec, device=device)
         self.seed = seed
@@ -141,6 +152,21 @@ class Evaluator:
                 return owners[i], float(scores[i])
         raise ValueError("Retrieval index is empty.")
 
+    def top_k_merge_vector(self, description, k=TOP_K):
+        """(flat weights, merged tasks, weights): the average of the zoo adapters of the ``k`` training tasks whose
+        closest description is most similar to ``description``, weighted by that cosine (negative cosines count 0;
+        equal weights when all are)."""
+        vectors, owners = self.retrieval_index()
+        scores = vectors @ embed([description], self.embedder)[0]
+        best = {}
+        for owner, score in zip(owners, scores):
+            best[owner] = max(best.get(owner, -1.0), float(score))
+        top = sorted(best, key=best.get, reverse=True)[:k]
+        weights = np.clip(np.asarray([best[t] for t in top]), 0.0, None)
+        weights = weights / weights.sum() if weights.sum() > 0 else np.full(len(top), 1.0 / len(top))
+        merged = sum(float(w) * self.zoo.task_vector(t) for w, t in zip(weights, top))
+        return merged, top, weights.tolist()
+
     def score_vector(self, vector, task, split="test", return_predictions=False):
         state = self.zoo.layout.unflatten(vector)
         p = self.scorer.proba(state, task, split)
@@ -153,13 +179,14 @@ class Evaluator:
         return getattr(self.pipeline, "head_generator", None) is not None
 
     def generate_vectors(self, descriptions, num_samples=1, seed=None, condition=None, method="diffusion",
-                         return_output=False, snap_to_seen_tasks=None):
+                         return_output=False, snap_to_seen_tasks=None, pipeline=None):
         """Flat generated weights (or, with ``return_output``, the whole pipeline output). ``snap_to_seen_tasks``:
-        as in the pipeline (None: its default)."""
-        if self.pipeline is None:
+        as in the pipeline (None: its default); ``pipeline``: another generator than the evaluator's."""
+        pipeline = pipeline or self.pipeline
+        if pipeline is None:
             raise ValueError("This evaluator has no generator pipeline.")
         generator = torch.Generator().manual_seed(self.seed if seed is None else seed)
-        out = self.pipeline(descriptions if condition is None else ["_"] * len(condition),
+        out = pipeline(descriptions if condition is None else ["_"] * len(condition),
                             num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
                             num_adapters_per_prompt=num_samples, generator=generator, condition=condition,
                             output_type="vector", method=method, snap_to_seen_tasks=snap_to_seen_tasks)
@@ -189,6 +216,8 @@ class Evaluator:
             scores.append(self.score_zoo_adapter(owner, task))
         result["retrieval"] = float(np.mean(scores))
         result["retrieved_tasks"] = retrieved
+        result["top_k_merge"] = float(np.mean([self.score_vector(self.top_k_merge_vector(d)[0], task)
+                                               for d in descriptions]))
         if self.pipeline is not None:
             out = self.generate_vectors(list(descriptions), num_samples=num_samples, return_output=True)
             vectors = out.vectors
@@ -224,14 +253,28 @@ class Evaluator:
         result.update(self._controls(task, "hypernetwork", controls, mismatched_description))
         return result
 
-    def _controls(self, task, method, controls, mismatched_description):
-        """Random- and mismatched-description controls of one generation method (keys prefixed by the method)."""
+    def evaluate_multitask(self, task, descriptions, controls=False, mismatched_description=None):
+        """The multi-task baseline's keys alone (``multitask``, per description, and its controls)."""
+        if self.multitask_pipeline is None:
+            raise ValueError("This evaluator has no multi-task baseline.")
+        vectors = self.generate_vectors(list(descriptions), method="hypernetwork", pipeline=self.multitask_pipeline)
+        result = {"multitask_per_description": [self.score_vector(v, task) for v in vectors]}
+        result["multitask"] = float(np.mean(result["multitask_per_description"]))
+        result.update(self._controls(task, "hypernetwork", controls, mismatched_description, "multitask_",
+                                     self.multitask_pipeline))
+        return result
+
+    def _controls(self, task, method, controls, mismatched_description, prefix=None, pipeline=None):
+        """Random- and mismatched-description controls of one generation method (keys prefixed by ``prefix``,
+        default: the method's name, none for diffusion)."""
         if not controls:
             return {}
-        prefix = "" if method == "diffusion" else f"{method}_"
+        if prefix is None:
+            prefix = "" if method == "diffusion" else f"{method}_"
         random_text = random_description(self.seed + zlib.crc32(task.name.encode()) % 1000)
         out = {}
         for key, text in (("random_description", random_text), ("mismatched_description", mismatched_description)):
             if text is not None:
-                out[prefix + key] = self.score_vector(self.generate_vectors([text], method=method)[0], task)
+                vector = self.generate_vectors([text], method=method, pipeline=pipeline)[0]
+                out[prefix + key] = self.score_vector(vector, task)
         return out

@@ -33,9 +33,11 @@ HYPERNETWORK_KEYS = ["hypernetwork", "hypernetwork_random_description", "hyperne
 Q2_KEYS = ["fine_tuned", "generated", "generated_train_description", "ratio", "ratio_train_description",
            "generated_unsnapped", "ratio_unsnapped", "hypernetwork", "ratio_hypernetwork", "retrieval",
            "retrieval_snapped", "zero_shot", "zero_shot_label_free", "mean_adapter"]
+MULTITASK_KEYS = ["multitask", "multitask_random_description", "multitask_mismatched_description",
+                  "gain_recovered_multitask"]
 Q3_KEYS = ["fine_tuned", "generated", "generated_best", "zero_shot", "zero_shot_label_free", "retrieval",
-           "retrieval_snapped", "mean_adapter", "random_description", "mismatched_description", "gain_recovered",
-           *HYPERNETWORK_KEYS]
+           "retrieval_snapped", "top_k_merge", "mean_adapter", "random_description", "mismatched_description",
+           "gain_recovered", *HYPERNETWORK_KEYS, *MULTITASK_KEYS]
 TRIED_FOR_UNSEEN_FILE = "tried_for_unseen.json"
 
 
@@ -95,11 +97,14 @@ def question_1(args, zoo_spec):
 
 
 # -- questions 2 and 3 --------------------------------------------------------------------------------------------
-def _row_parts(evaluator, cache_dirs, question, adapters, head):
-    """(part, cache_dir, compute) of a question's rows: the adapters part, and the head generator's if it has one."""
+def _row_parts(evaluator, cache_dirs, question, adapters, head, multitask=None):
+    """(part, cache_dir, compute) of a question's rows: the adapters part, the head generator's if it has one, and the
+    multi-task baseline's if the evaluator has one (and ``multitask`` is given)."""
     parts = [("adapters", os.path.join(cache_dirs["adapters"], question), adapters)]
     if evaluator.has_hypernetwork:
         parts.append(("head", os.path.join(cache_dirs["head"], question), head))
+    if multitask is not None and evaluator.multitask_pipeline is not None:
+        parts.append(("multitask", os.path.join(cache_dirs["multitask"], question), multitask))
     return parts
 
 
@@ -164,9 +169,10 @@ def interpolation(evaluator, pairs, alphas=INTERPOLATION_ALPHAS):
     return curves
 
 
-def question_3(evaluator, tasks, num_samples, cache_dirs, stats=None):
+def question_3(evaluator, tasks, num_samples, cache_dirs, stats=None, question="question_3"):
     """Unseen tasks, from all their held-out descriptions, with the random and mismatched controls and a bootstrap
-    interval of the fine-tuned accuracy: one row per task (sorted by name)."""
+    interval of the fine-tuned accuracy: one row per task (sorted by name). ``question`` names the part (its rows'
+    cache folder): "question_3" (new labels of seen datasets) or "question_3_new_datasets"."""
     all_tasks = {n: suite.load_task(n) for n in tasks}
     names = sorted(all_tasks)
 
@@ -189,13 +195,19 @@ def question_3(evaluator, tasks, num_samples, cache_dirs, stats=None):
         return evaluator.evaluate_head(task, task.heldout_descriptions, controls=True,
                                        mismatched_description=other.heldout_descriptions[0] if other else None)
 
+    def multitask(name):
+        task, other = all_tasks[name], mismatched(name)
+        return evaluator.evaluate_multitask(task, task.heldout_descriptions, controls=True,
+                                            mismatched_description=other.heldout_descriptions[0] if other else None)
+
     def finish(r):
-        if "hypernetwork" in r:
-            r["gain_recovered_hypernetwork"] = _gain(r, "hypernetwork")
+        for key in ("hypernetwork", "multitask"):
+            if key in r:
+                r[f"gain_recovered_{key}"] = _gain(r, key)
         return r
 
-    parts = _row_parts(evaluator, cache_dirs, "question_3", adapters, head)
-    return resumable_rows(names, parts, evaluator, "Q3 unseen tasks", finish, stats)
+    parts = _row_parts(evaluator, cache_dirs, question, adapters, head, multitask)
+    return resumable_rows(names, parts, evaluator, question.replace("_", " "), finish, stats)
 
 
 def _gain(r, key="generated"):
@@ -219,7 +231,7 @@ def per_family(rows, keys):
 def targets(rows, summary, key, random_key, others):
     """Wins of method ``key`` per task against zero-shot, retrieval and ``others``; the mean margin over zero-shot
     with its 95% bootstrap interval over tasks; the question-3 target checks."""
-    wins = {f"vs_{other.replace('_adapter', '')}": sum(r[key] > r[other] for r in rows)
+    wins = {f"vs_{other.replace('_adapter', '')}": sum(r[key] > r[other] for r in rows if other in r)
             for other in ["zero_shot", "retrieval", *others]}
     diffs = np.asarray([r[key] - r["zero_shot"] for r in rows], dtype=float)
     margin = {"mean": float(diffs.mean()) if len(diffs) else None, "ci95": mean_interval(diffs, n=10000, seed=0)}
@@ -231,6 +243,10 @@ def targets(rows, summary, key, random_key, others):
             "beats_zero_shot": summary[key]["mean"] > summary["zero_shot"]["mean"],
             "beats_zero_shot_label_free": summary[key]["mean"] > summary["zero_shot_label_free"]["mean"],
             "beats_retrieval": summary[key]["mean"] > summary["retrieval"]["mean"],
+            "beats_multitask": (summary[key]["mean"] > summary["multitask"]["mean"]
+                                if key != "multitask" and summary.get("multitask", {}).get("mean") is not None
+                                else None),
+            "zero_shot_plus_0.05": summary[key]["mean"] >= summary["zero_shot"]["mean"] + 0.05,
             "random_drop": summary[key]["mean"] - summary[random_key]["mean"]}
 
 

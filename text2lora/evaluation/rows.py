@@ -17,7 +17,7 @@ HEAD_ONLY_FILES = ("head_training_info.json", os.path.join("models", "head_hyper
 # Package files that only word or draw the results (the report and plots): changing them keeps every row valid.
 PRESENTATION_FILES = (os.path.join("evaluation", "report.py"), os.path.join("evaluation", "plots.py"))
 PRESENTATION_FOLDER = os.path.join("evaluation", "templates")
-ROW_PARTS = ("adapters", "head")
+ROW_PARTS = ("adapters", "head", "multitask")
 
 
 def _head_only(relpath):
@@ -40,7 +40,7 @@ def result_fingerprint(args, generator_dir, part="adapters"):
     import text2lora
 
     if part not in ROW_PARTS:
-        raise ValueError(f"part must be 'adapters' or 'head', got {part!r}.")
+        raise ValueError(f"part must be one of {ROW_PARTS}, got {part!r}.")
     settings = [args.num_inference_steps, args.guidance_scale, args.seed, args.num_samples, args.max_tasks, part]
     h = hashlib.sha256(json.dumps(settings).encode())
     for root in (generator_dir, args.zoo, os.path.dirname(text2lora.__file__)):
@@ -58,10 +58,15 @@ def result_fingerprint(args, generator_dir, part="adapters"):
     return h.hexdigest()[:16]
 
 
-def row_cache_dirs(args, generator_dir):
-    """{part: <work_dir>/rows/<part>/<fingerprint>} for both row parts."""
-    return {part: os.path.join(args.work_dir, "rows", part, result_fingerprint(args, generator_dir, part))
-            for part in ROW_PARTS}
+def row_cache_dirs(args, generator_dir, multitask_dir=None):
+    """{part: <work_dir>/rows/<part>/<fingerprint>}: the generator's two row parts, and the multi-task baseline's
+    (fingerprinted like a head part, over ``multitask_dir``) when one is given."""
+    dirs = {part: os.path.join(args.work_dir, "rows", part, result_fingerprint(args, generator_dir, part))
+            for part in ("adapters", "head")}
+    if multitask_dir is not None:
+        dirs["multitask"] = os.path.join(args.work_dir, "rows", "multitask",
+                                         result_fingerprint(args, multitask_dir, "multitask"))
+    return dirs
 
 
 def write_json(path, obj):

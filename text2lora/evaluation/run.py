@@ -58,6 +58,9 @@ class EvaluationArguments:
     positive_label: str = field(default="1", metadata={
         "help": "The label that means 'matches the description' (default 1, for 0/1 labels; e.g. pos)."})
     json: bool = field(default=False, metadata={"help": "Machine-readable output for --task-data."})
+    multitask_generator: Optional[str] = field(default=None, metadata={
+        "help": "A generator whose head_generator is the multi-task baseline (train_head.py --multitask_steps): "
+                "scored in question 3 as `multitask`."})
     update_card: bool = field(default=False, metadata={
         "help": "Re-render the generator's README.md card with this evaluation's numbers."})
 
@@ -116,8 +119,8 @@ def _previous_answers(report_path, asked):
         return {}
     with open(report_path) as f:
         previous = json.load(f)
-    return {key: previous[key] for key in ("question_1", "question_2", "question_3")
-            if key in previous and int(key[-1]) not in asked}
+    return {key: previous[key] for key in ("question_1", "question_2", "question_3", "question_3_new_datasets")
+            if key in previous and int(key.split("_")[1]) not in asked}
 
 
 def _head_generator_info(pipe, folder):
@@ -147,23 +150,39 @@ def answer_question_2(evaluator, args, train_tasks, cache_dirs, stats):
     return answer
 
 
-def answer_question_3(evaluator, args, zoo, cache_dirs, stats):
-    """Question 3 on the suite's unseen tasks with a zoo adapter (at most ``max_tasks``), with the target checks and
-    what was tried for unseen tasks (``<output_dir>/ablations``)."""
-    unseen = [t for t in suite.list_tasks(split="unseen") if t in set(zoo.task_names())][: args.max_tasks]
-    rows = questions.question_3(evaluator, unseen, args.num_samples, cache_dirs, stats)
+Q3_PARTS = {  # report key -> (suite split, what the part measures)
+    "question_3": ("unseen", "new labels of seen datasets"),
+    "question_3_new_datasets": ("unseen_dataset", "new datasets"),
+}
+
+
+def answer_question_3(evaluator, args, zoo, cache_dirs, stats, part="question_3"):
+    """One part of question 3 (:data:`Q3_PARTS`) on the suite's tasks of its split with a zoo adapter (at most
+    ``max_tasks``), with the target checks and, for the first part, what was tried for unseen tasks
+    (``<output_dir>/ablations``). None when the zoo has no task of that split."""
+    split, measures = Q3_PARTS[part]
+    try:
+        names = suite.list_tasks(split=split)
+    except ValueError:  # a suite without that split
+        names = []
+    unseen = [t for t in names if t in set(zoo.task_names())][: args.max_tasks]
+    if not unseen:
+        return None
+    rows = questions.question_3(evaluator, unseen, args.num_samples, cache_dirs, stats, question=part)
     s = questions.summarize(rows, questions.Q3_KEYS)
-    answer = {"unseen_family": suite.suite_info()["unseen_family"], "summary": s,
-              "per_family": questions.per_family(rows, questions.Q3_KEYS), "tasks": rows,
+    answer = {"measures": measures, "split": split, "unseen_family": suite.suite_info()["unseen_family"],
+              "summary": s, "per_family": questions.per_family(rows, questions.Q3_KEYS), "tasks": rows,
               **questions.targets(rows, s, "generated", "random_description", ["mean_adapter"])}
-    if evaluator.has_hypernetwork:
-        answer["hypernetwork"] = questions.targets(rows, s, "hypernetwork", "hypernetwork_random_description",
-                                                   ["generated"])
-        print(f"Q3: hypernetwork {s['hypernetwork']['mean']:.3f}")
-    print(f"Q3: generated {s['generated']['mean']:.3f} zero-shot {s['zero_shot']['mean']:.3f} (label-free "
-          f"{s['zero_shot_label_free']['mean']:.3f}) retrieval {s['retrieval']['mean']:.3f} mean "
-          f"{s['mean_adapter']['mean']:.3f} random {s['random_description']['mean']:.3f}")
-    answer["tried"] = questions.tried_for_unseen(os.path.join(args.output_dir, "ablations"))
+    for key in ("hypernetwork", "multitask"):
+        if s.get(key, {}).get("mean") is not None:
+            answer[key] = questions.targets(rows, s, key, f"{key}_random_description", ["generated"])
+            print(f"Q3 ({measures}): {key} {s[key]['mean']:.3f}")
+    print(f"Q3 ({measures}): generated {s['generated']['mean']:.3f} zero-shot {s['zero_shot']['mean']:.3f} "
+          f"(label-free {s['zero_shot_label_free']['mean']:.3f}) retrieval {s['retrieval']['mean']:.3f} top-k merge "
+          f"{s['top_k_merge']['mean']:.3f} mean {s['mean_adapter']['mean']:.3f} random "
+          f"{s['random_description']['mean']:.3f}")
+    if part == "question_3":
+        answer["tried"] = questions.tried_for_unseen(os.path.join(args.output_dir, "ablations"))
     return answer
 
 
@@ -176,16 +195,21 @@ def _answer_questions_2_3(args, zoo, report):
     pipe = load_generator(folder)
     with open(os.path.join(folder, "training_info.json")) as f:
         train_tasks = json.load(f)["train_tasks"]
+    multitask_folder = generator_folder(args.multitask_generator) if args.multitask_generator else None
     evaluator = Evaluator(zoo, pipe, train_tasks=train_tasks, seed=args.seed,
-                          num_inference_steps=args.num_inference_steps, guidance_scale=args.guidance_scale)
-    cache_dirs = row_cache_dirs(args, folder)
+                          num_inference_steps=args.num_inference_steps, guidance_scale=args.guidance_scale,
+                          multitask_pipeline=load_generator(multitask_folder) if multitask_folder else None)
+    cache_dirs = row_cache_dirs(args, folder, multitask_folder)
     stats = collections.Counter()
     if evaluator.has_hypernetwork:
         report["head_generator"] = _head_generator_info(pipe, folder)
     if 2 in args.questions:
         report["question_2"] = answer_question_2(evaluator, args, train_tasks, cache_dirs, stats)
     if 3 in args.questions:
-        report["question_3"] = answer_question_3(evaluator, args, zoo, cache_dirs, stats)
+        for part in Q3_PARTS:
+            answer = answer_question_3(evaluator, args, zoo, cache_dirs, stats, part)
+            if answer is not None:
+                report[part] = answer
     plots.plot_adapter_map(zoo, evaluator.generated_log, os.path.join(args.output_dir, "adapter_map.png"))
     report["task_rows"] = dict(sorted(stats.items()))
     return folder

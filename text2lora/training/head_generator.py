@@ -59,6 +59,14 @@ class HeadTrainingArguments:
                 "stays at zero)."})
     feature_lora_batch_size: int = field(default=32, metadata={"help": "Texts per feature-LoRA step."})
     feature_lora_learning_rate: float = field(default=1e-3, metadata={"help": "Feature-LoRA learning rate."})
+    multitask_steps: int = field(default=0, metadata={
+        "help": "After the head, train the shared LoRA and the head together with the task loss through the base for "
+                "this many steps (the multi-task, description-conditioned model; 0: off)."})
+    multitask_batch_tasks: int = field(default=16, metadata={"help": "Tasks per multi-task step."})
+    multitask_rows_per_task: int = field(default=4, metadata={"help": "Rows per task per multi-task step (even)."})
+    multitask_learning_rate: float = field(default=1e-3, metadata={"help": "Multi-task LoRA learning rate."})
+    multitask_head_learning_rate: float = field(default=1e-4, metadata={
+        "help": "Learning rate of the head during multi-task training."})
     val_per_class: int = field(default=32, metadata={"help": "Val rows per label for the validation check."})
     seed: int = field(default=0, metadata={"help": "Seed of the row sampling and training."})
     save_fp16: bool = field(default=False, metadata={
@@ -79,6 +87,10 @@ class HeadTrainingArguments:
         for name in ("rows_per_class", "projection_rows", "batch_tasks", "rows_per_task", "feature_lora_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
+        if self.multitask_steps < 0 or self.multitask_rows_per_task < 2 or self.multitask_rows_per_task % 2:
+            raise ValueError("--multitask_steps must be >= 0 and --multitask_rows_per_task an even number >= 2.")
+        if self.multitask_batch_tasks < 1 or self.multitask_learning_rate <= 0 or self.multitask_head_learning_rate <= 0:
+            raise ValueError("--multitask_batch_tasks must be >= 1 and the multi-task learning rates > 0.")
         if self.condition_noise < 0 or self.learning_rate <= 0:
             raise ValueError("--condition_noise must be >= 0 and --learning_rate > 0.")
 
@@ -183,6 +195,32 @@ def compute_features(args, spec, embedder_name, embedder, texts, pairs):
     return features, sentence, subset, lora_state, lora_losses
 
 
+def validation_tasks(zoo, training_names):
+    """{name: Task} of the zoo's tasks that no component trains on (split "unseen": new labels of seen datasets;
+    "unseen_dataset": tasks of held-out datasets), for the validation check on their val rows."""
+    from ..data.tasks import load_task
+
+    names = [n for split in ("unseen", "unseen_dataset") for n in zoo.task_names(split=split)]
+    return {n: load_task(n) for n in names if n not in training_names}
+
+
+def validate_head(model, features, task_rows, descriptions, embedder):
+    """Mean and median balanced accuracy (threshold: logit 0) of ``model`` on each task's rows (``task_rows``: task ->
+    (feature row indices, labels)), averaged over the task's ``descriptions``; ``None`` for no tasks."""
+    from ..embedding import embed
+    from ..evaluation.metrics import balanced_accuracy
+
+    if not task_rows:
+        return None
+    accuracies = []
+    with torch.no_grad():
+        for n, (ids, labels) in task_rows.items():
+            logits = model.logits(torch.from_numpy(embed(descriptions[n], embedder)), features[ids])
+            accuracies.append(float(np.mean([balanced_accuracy(labels, (row > 0).numpy()) for row in logits])))
+    return {"tasks": len(accuracies), "mean_balanced_accuracy": float(np.mean(accuracies)),
+            "median_balanced_accuracy": float(np.median(accuracies))}
+
+
 def build_head(layout, spec, features, sentence, lora_state, projection):
     """A new ``HeadHypernetwork`` writing the classifier head of ``layout`` (and the feature LoRA, if any), with the
     fitted feature ``projection``."""
@@ -212,7 +250,14 @@ def train_head_generator(args: HeadTrainingArguments) -> dict:
     from ..embedding import embed, load_embedder
     from ..evaluation.metrics import balanced_accuracy
     from ..pipelines import load_generator
-    from .head_training import balanced_rows, fit_projection, train_head_hypernetwork
+    from .head_training import (
+        balanced_rows,
+        classifier_features,
+        fit_projection,
+        initial_lora_state,
+        train_head_hypernetwork,
+        train_multitask_lora,
+    )
 
     if args.output_dir:
         check_output_location(args.output_dir)
@@ -243,6 +288,8 @@ def train_head_generator(args: HeadTrainingArguments) -> dict:
     #    auxiliary tasks).
     conditions = {n: embed(zoo.task_row(n)["descriptions"] if n in zoo_names else tasks[n].descriptions,
                            embedder) for n in order}
+    if args.multitask_steps and lora_state is None:
+        lora_state = initial_lora_state(pipe.adapter_spec)  # B = 0: the features above are unchanged
     model = build_head(pipe.layout, pipe.adapter_spec, features, sentence, lora_state, projection)
     task_rows = {n: (train_ids[n], np.asarray(tasks[n].labels("train"))[train_idx[n]]) for n in order}
     losses = train_head_hypernetwork(
@@ -250,23 +297,54 @@ def train_head_generator(args: HeadTrainingArguments) -> dict:
         batch_tasks=args.batch_tasks, rows_per_task=args.rows_per_task, learning_rate=args.learning_rate,
         weight_decay=args.weight_decay, condition_noise=args.condition_noise, seed=args.seed)
 
-    # 4. Validation: held-out descriptions of the generator's zoo tasks, on their (capped) val rows.
-    accuracies = []
-    with torch.no_grad():
-        for n in sorted(zoo_names):
-            descriptions = tasks[n].heldout_descriptions or tasks[n].descriptions[:1]
-            logits = model.logits(torch.from_numpy(embed(descriptions, embedder)), features[val_ids[n]])
-            labels = np.asarray(tasks[n].labels("val"))[val_idx[n]]
-            accuracies.append(np.mean([balanced_accuracy(labels, (row > 0).numpy()) for row in logits]))
+    # 4. Validation rows: the zoo tasks' val rows (held-out descriptions) and the suite's unseen tasks' val rows.
+    unseen = validation_tasks(zoo, set(order))
+    unseen_idx = {n: balanced_rows(t.labels("val"), args.val_per_class, args.seed) for n, t in unseen.items()}
+    unseen_texts, unseen_pairs, unseen_ids = _unique_rows([_rows(unseen[n], "val", unseen_idx[n])
+                                                           for n in sorted(unseen)])
+    unseen_ids = dict(zip(sorted(unseen), unseen_ids))
+    unseen_features = (classifier_features(pipe.adapter_spec, unseen_texts, unseen_pairs, device=args.device,
+                                           lora_state=lora_state, progress=False) if unseen else None)
+    seen_val = {n: (val_ids[n], np.asarray(tasks[n].labels("val"))[val_idx[n]]) for n in sorted(zoo_names)}
+    unseen_val = {n: (unseen_ids[n], np.asarray(unseen[n].labels("val"))[unseen_idx[n]]) for n in sorted(unseen)}
+    descriptions = {n: tasks[n].heldout_descriptions or tasks[n].descriptions[:1] for n in zoo_names}
+    descriptions.update({n: unseen[n].heldout_descriptions or unseen[n].descriptions[:1] for n in unseen})
+    validation = {"split": "val", "descriptions": "held-out",
+                  "seen": validate_head(model, features, seen_val, descriptions, embedder),
+                  "unseen": validate_head(model, unseen_features, unseen_val, descriptions, embedder)}
+
+    # 5. Optionally, the multi-task stage: the shared LoRA and the head trained together through the base.
+    multitask = None
+    if args.multitask_steps:
+        validation_before = validation
+        lora_state, multitask_losses = train_multitask_lora(
+            model, pipe.adapter_spec, texts, pairs, task_rows, conditions, lora_state=lora_state,
+            max_train_steps=args.multitask_steps, batch_tasks=args.multitask_batch_tasks,
+            rows_per_task=args.multitask_rows_per_task, learning_rate=args.multitask_learning_rate,
+            head_learning_rate=args.multitask_head_learning_rate, condition_noise=args.condition_noise,
+            seed=args.seed, device=args.device)
+        model.to("cpu").set_feature_lora(lora_state)
+        seen_rows = sorted({int(i) for ids_ in val_ids.values() for i in ids_})
+        seen_features = torch.zeros_like(features)
+        seen_features[seen_rows] = classifier_features(
+            pipe.adapter_spec, [texts[i] for i in seen_rows], None if pairs is None else [pairs[i] for i in seen_rows],
+            device=args.device, lora_state=lora_state, progress=False)
+        if unseen:
+            unseen_features = classifier_features(pipe.adapter_spec, unseen_texts, unseen_pairs, device=args.device,
+                                                  lora_state=lora_state, progress=False)
+        validation = {"split": "val", "descriptions": "held-out",
+                      "seen": validate_head(model, seen_features, seen_val, descriptions, embedder),
+                      "unseen": validate_head(model, unseen_features, unseen_val, descriptions, embedder),
+                      "before_multitask": validation_before}
+        multitask = {"steps": args.multitask_steps, "first_loss": float(np.mean(multitask_losses[:20])),
+                     "final_loss": float(np.mean(multitask_losses[-20:]))}
     settings = {k: v for k, v in dataclasses.asdict(args).items() if k not in ("device", "feature_cache")}
     info = {"zoo": args.zoo, "train_tasks": order, "auxiliary_tasks": sorted(set(order) - zoo_names),
             "settings": settings, "num_feature_rows": len(texts), "projection_r2": r2,
             "feature_lora": ({"steps": args.feature_lora_steps, "first_loss": float(np.mean(lora_losses[:20])),
                               "final_loss": float(np.mean(lora_losses[-20:]))} if lora_losses else None),
             "final_loss": float(np.mean(losses[-100:])) if losses else None,
-            "validation": {"split": "val", "descriptions": "held-out", "tasks": len(zoo_names),
-                           "mean_balanced_accuracy": float(np.mean(accuracies)),
-                           "median_balanced_accuracy": float(np.median(accuracies))},
+            "multitask": multitask, "validation": validation,
             "seconds": time.perf_counter() - start}
     write_component(args.generator, args.output_dir, model.to(torch.float16) if args.save_fp16 else model, info)
     return info

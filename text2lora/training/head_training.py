@@ -198,3 +198,87 @@ def train_head_hypernetwork(model, features, task_rows, task_conditions, max_tra
         losses.append(float(loss.detach()))
     model.eval()
     return losses
+
+
+def initial_lora_state(spec):
+    """The LoRA weights of a freshly built adapter (``spec.init_seed``; B = 0, so the base is unchanged)."""
+    peft_model, _ = build_peft_model(spec)
+    return {k: v for k, v in adapter_state_dict(peft_model).items() if "lora_" in k}
+
+
+def train_multitask_lora(head, spec, texts, pairs, task_rows, task_conditions, lora_state=None, max_train_steps=400,
+                         batch_tasks=16, rows_per_task=4, learning_rate=1e-3, head_learning_rate=1e-4,
+                         condition_noise=0.5, seed=0, device="cpu", progress=True):
+    """Train one LoRA shared by every task together with ``head`` (a ``HeadHypernetwork``), with the task loss through
+    the base: the multi-task, description-conditioned model (Text-to-LoRA's multi-task baseline in PEFT form).
+
+    Each step draws ``batch_tasks`` tasks, one training description each (perturbed by ``condition_noise`` like
+    :func:`train_head_hypernetwork`), and ``rows_per_task`` rows of each (half positive, half negative); the texts go
+    through the base with the LoRA, the classifier's input is projected with the head's fixed projection and scored by
+    the head of each task's description (logistic loss). ``task_rows``: task -> (row indices into ``texts``, 0/1
+    labels); ``task_conditions``: task -> description embeddings (k, embedding_dim). LoRA starts from ``lora_state``
+    (e.g. the feature LoRA) or from the adapter's initialization. Returns (LoRA weights as a PEFT state dict without
+    the classifier, loss per step); ``head`` is trained in place.
+    """
+    from tqdm.auto import tqdm
+
+    if not task_rows:
+        raise ValueError("Multi-task training needs at least one training task.")
+    if rows_per_task < 2:
+        raise ValueError(f"rows_per_task must be >= 2 (one row of each label), got {rows_per_task}.")
+    names = sorted(task_rows)
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    peft_model, tokenizer = build_peft_model(spec)
+    if lora_state is not None:
+        load_adapter_weights(peft_model, {**adapter_state_dict(peft_model), **lora_state})
+    peft_model.to(device).eval()  # eval: no dropout; LoRA still gets gradients
+    head.to(device).train()
+    classifier = classifier_module(peft_model, spec)
+    for name, param in peft_model.named_parameters():
+        param.requires_grad_("lora_" in name)
+    by_label = {}
+    for n in names:
+        idx, labels = (np.asarray(a) for a in task_rows[n])
+        positives, negatives = idx[labels == 1].tolist(), idx[labels == 0].tolist()
+        if not positives or not negatives:
+            raise ValueError(f"Task '{n}' needs training rows of both labels for multi-task training.")
+        by_label[n] = (positives, negatives)
+    conditions = {n: torch.as_tensor(task_conditions[n]).float() for n in names}
+    encodings = tokenize(tokenizer, texts, pairs, spec.max_length)
+    lora_params = [p for p in peft_model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW([{"params": lora_params, "lr": learning_rate},
+                                   {"params": list(head.parameters()), "lr": head_learning_rate}], weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max_train_steps)
+    batch_tasks = min(batch_tasks, len(names))
+    half = rows_per_task // 2
+    losses = []
+    with capture_input(classifier) as captured:
+        for _ in tqdm(range(max_train_steps), desc="multi-task LoRA", disable=not progress):
+            picked = rng.sample(names, batch_tasks)
+            rows, targets, owner = [], [], []
+            for i, n in enumerate(picked):
+                positives, negatives = by_label[n]
+                chosen = [rng.choice(positives) for _ in range(half)] + [rng.choice(negatives) for _ in range(half)]
+                rows += chosen
+                targets += [1.0] * half + [0.0] * half
+                owner += [i] * len(chosen)
+            condition = torch.stack([conditions[n][rng.randrange(len(conditions[n]))] for n in picked])
+            if condition_noise > 0:
+                noise = nn.functional.normalize(torch.randn_like(condition), dim=-1) * condition_noise
+                condition = nn.functional.normalize(condition + noise, dim=-1)
+            _, batch = next(batches(encodings, len(rows), tokenizer, rows))
+            peft_model(**{k: v.to(device) for k, v in batch.items()})
+            features = head.project(captured["x"].float())
+            w, b = head(condition.to(device))
+            owner_index = torch.tensor(owner, device=device)
+            logits = (features * w[owner_index]).sum(-1) + b[owner_index]
+            loss = nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor(targets, device=device))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(float(loss.detach()))
+    head.eval()
+    state = {k: v for k, v in adapter_state_dict(peft_model).items() if "lora_" in k}
+    return state, losses
