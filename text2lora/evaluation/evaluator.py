@@ -24,12 +24,12 @@ import zlib
 import numpy as np
 import torch
 
-TOP_K = 5  # adapters in the top-k merge baseline
-
 from ..adapters import AdapterScorer
 from ..embedding import embed, pair_text
 from . import baselines
 from .metrics import balanced_accuracy, bootstrap_ci
+
+TOP_K = 5  # adapters in the top-k merge baseline
 
 
 def random_description(seed):

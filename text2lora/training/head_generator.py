@@ -89,7 +89,8 @@ class HeadTrainingArguments:
                 raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
         if self.multitask_steps < 0 or self.multitask_rows_per_task < 2 or self.multitask_rows_per_task % 2:
             raise ValueError("--multitask_steps must be >= 0 and --multitask_rows_per_task an even number >= 2.")
-        if self.multitask_batch_tasks < 1 or self.multitask_learning_rate <= 0 or self.multitask_head_learning_rate <= 0:
+        if (self.multitask_batch_tasks < 1 or self.multitask_learning_rate <= 0
+                or self.multitask_head_learning_rate <= 0):
             raise ValueError("--multitask_batch_tasks must be >= 1 and the multi-task learning rates > 0.")
         if self.condition_noise < 0 or self.learning_rate <= 0:
             raise ValueError("--condition_noise must be >= 0 and --learning_rate > 0.")
@@ -248,7 +249,6 @@ def train_head_generator(args: HeadTrainingArguments) -> dict:
     returns the training info (also written to ``head_training_info.json``)."""
     from ..data.zoo import Zoo
     from ..embedding import embed, load_embedder
-    from ..evaluation.metrics import balanced_accuracy
     from ..pipelines import load_generator
     from .head_training import (
         balanced_rows,
