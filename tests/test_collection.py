@@ -10,7 +10,7 @@ import torch
 
 from text2lora.adapters import AdapterSpec, build_peft_model
 from text2lora.data.layout import LayoutMismatchError, LoraLayout
-from text2lora.data.zoo import Zoo, import_adapter, pack_zoo
+from text2lora.data.zoo import Zoo, extend_packed_zoo, import_adapter, pack_zoo
 from text2lora.training.collection import TrainingSettings, ZooCollector, checkpoint_steps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -73,6 +73,36 @@ def test_pack_round_trip_fp16(tiny_zoo, tmp_path):
     a, b = Zoo.load(tiny_zoo), Zoo.load(packed)
     assert a.layout == b.layout and [r["task"] for r in a.rows] == [r["task"] for r in b.rows]
     assert torch.allclose(a.vectors, b.vectors, atol=1e-3, rtol=1e-2)
+
+
+def test_extend_packed_zoo_appends_a_collection(tiny_zoo, tiny_spec, tmp_path):
+    """Adapters of new tasks (e.g. held-out datasets, for evaluation only) are appended to a packed zoo without
+    re-collecting it; a task already there, or another recipe, is refused with nothing written."""
+    from conftest import make_task
+
+    from text2lora.data.zoo import write_index
+
+    packed = pack_zoo(tiny_zoo, tmp_path / "packed")
+    settings = TrainingSettings(epochs=2, batch_size=8, max_train_examples=32, num_checkpoints=2,
+                                learning_rate=5e-3, head_learning_rate=5e-2)
+    extra = tmp_path / "extra"
+    ZooCollector(extra, tiny_spec, settings, embedder=None).collect(
+        [make_task("new_task", "money", split="unseen_dataset", seed=7)], progress=False)
+    write_index(extra)
+    before, added = Zoo.load(packed), Zoo.load(extra)
+    extend_packed_zoo(packed, extra)
+    after = Zoo.load(packed)
+    assert [r["task"] for r in after.rows] == [r["task"] for r in before.rows] + ["new_task", "new_task"]
+    assert torch.equal(after.vectors[: len(before)], before.vectors)
+    assert torch.allclose(after.vectors[len(before):], added.vectors, atol=1e-3, rtol=1e-2)
+    assert after.task_names(split="unseen_dataset") == ["new_task"]
+    assert "new_task" in (tmp_path / "packed" / "report.md").read_text()
+    weights = (tmp_path / "packed" / "weights.safetensors").read_bytes()
+    with pytest.raises(ValueError, match="already in"):
+        extend_packed_zoo(packed, extra)
+    assert (tmp_path / "packed" / "weights.safetensors").read_bytes() == weights
+    with pytest.raises(ValueError, match="not a packed"):
+        extend_packed_zoo(extra, packed)
 
 
 def test_different_spec_or_layout_is_refused(tiny_zoo, tiny_spec, tiny_base):

@@ -158,6 +158,39 @@ def pack_zoo(zoo_dir, out_dir, dtype=torch.float16):
     return out_dir
 
 
+def extend_packed_zoo(packed_dir, zoo_dir, dtype=torch.float16):
+    """Append the tasks of the collection ``zoo_dir`` to the packed zoo ``packed_dir`` (atomically), e.g. the adapters
+    of newly held-out datasets, collected for evaluation only, without re-collecting the rest. Both zoos must share
+    the LoRA spec, the training settings and the layout, and no task may be in both; the packed zoo's report is
+    rewritten over the combined index (collection time: the sum of both). Returns ``packed_dir``."""
+    if not is_packed_zoo(packed_dir):
+        raise ValueError(f"'{packed_dir}' is not a packed text2lora zoo.")
+    old, new = Zoo.load(packed_dir), Zoo.load(zoo_dir)
+    if old.config != new.config or old.layout != new.layout:
+        raise ValueError(f"'{zoo_dir}' was collected with other settings or another layout than '{packed_dir}'; "
+                         "only zoos of one recipe can be combined.")
+    both = sorted(set(old.task_names()) & set(new.task_names()))
+    if both:
+        raise ValueError(f"Tasks already in '{packed_dir}': {both[:5]}; nothing was written.")
+    with atomic_directory(packed_dir, prefix=".tmp-pack-", replace=True) as tmp:
+        vectors = torch.cat([old.vectors, new.vectors]).to(dtype).contiguous()
+        save_file({"adapters": vectors}, os.path.join(tmp, "weights.safetensors"),
+                  metadata={"format": "pt", "dtype": str(dtype).replace("torch.", "")})
+        for name in ("layout.json", "zoo_config.json"):
+            shutil.copy(os.path.join(packed_dir, name), os.path.join(tmp, name))
+        write_jsonl(os.path.join(tmp, "index.jsonl"), old.rows + new.rows)
+        previous = []
+        for folder in (packed_dir, zoo_dir):
+            path = os.path.join(folder, "report.json")
+            if os.path.exists(path):
+                with open(path) as f:
+                    previous.append(json.load(f))
+        walls = [r.get("wall_seconds") for r in previous]
+        wall = sum(walls) if len(walls) == 2 and None not in walls else None
+        zoo_report(tmp, wall_seconds=wall, machine=previous[0].get("machine") if previous else None)
+    return packed_dir
+
+
 def refresh_descriptions(zoo_dir):
     """Rewrite the training and held-out descriptions of every shipped-suite task in a zoo's ``index.jsonl`` from
     the suite (atomically), e.g. after paraphrases were added; rows of other tasks are kept. Returns the number of
