@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 
@@ -98,3 +99,31 @@ def test_auxiliary_tasks_are_extra_training_tasks_outside_the_suite():
         assert len(task.descriptions) == 7 and len(task.heldout_descriptions) == 3
     with pytest.raises(ValueError, match="auxiliary"):
         list_tasks(split="held-out")
+
+
+def test_add_paraphrases_appends_new_training_descriptions_only(tmp_path):
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("add_paraphrases", os.path.join(
+        os.path.dirname(__file__), "..", "scripts", "add_paraphrases.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    folder = tmp_path / "descriptions"
+    folder.mkdir()
+    (folder / "a.json").write_text(json.dumps({"t_seen": {"train": ["find x"], "heldout": ["spot the x"]},
+                                               "t_unseen": {"train": ["find y"], "heldout": ["spot y"]}}, indent=2))
+    tasks = tmp_path / "tasks.json"
+    tasks.write_text(json.dumps({"tasks": {"t_seen": {"split": "seen"}, "t_unseen": {"split": "unseen"}}}))
+    before = (folder / "a.json").read_text()
+    with pytest.raises(ValueError, match="hand-written descriptions only"):
+        module.add_paraphrases({"t_unseen": ["look for y"]}, folder, tasks)
+    with pytest.raises(ValueError, match="unknown task"):
+        module.add_paraphrases({"nope": ["z"]}, folder, tasks)
+    assert (folder / "a.json").read_text() == before  # refused: nothing written
+    added = module.add_paraphrases({"t_seen": ["Spot  the X", "FIND X", "is there an x?", "is there an x?"]},
+                                   folder, tasks)
+    assert added == {"t_seen": 1}  # the held-out and train duplicates and the repeat are skipped
+    data = json.loads((folder / "a.json").read_text())
+    assert data["t_seen"] == {"train": ["find x"], "heldout": ["spot the x"], "augmented": ["is there an x?"]}
+    assert (folder / "a.json").read_text() == json.dumps(data, indent=2)  # the file keeps its format
