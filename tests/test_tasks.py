@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from text2lora.data.tasks import Task, list_families, list_tasks, load_custom_task, load_task, suite_info
+from text2lora.data.tasks import SPLITS, Task, list_families, list_tasks, load_custom_task, load_task, suite_info
 
 
 def test_shipped_suite_size_and_coverage():
@@ -94,9 +94,11 @@ def test_auxiliary_tasks_are_extra_training_tasks_outside_the_suite():
     assert not {"clinc_update_playlist", "clinc_restaurant_reservation", "clinc_exchange_rate"} & set(auxiliary)
     for name in auxiliary[::20]:
         task = load_task(name)
-        assert task.split == "auxiliary" and task.family == "intent"
+        assert task.split == "auxiliary"
         assert set(task.data) == {"train", "val"} and set(task.labels("train")) == {0, 1}
-        assert len(task.descriptions) == 7 and len(task.heldout_descriptions) == 3
+        if task.dataset in ("clinc", "banking"):
+            assert task.family == "intent"
+            assert len(task.descriptions) == 7 and len(task.heldout_descriptions) == 3
     with pytest.raises(ValueError, match="auxiliary"):
         list_tasks(split="held-out")
 
@@ -127,3 +129,134 @@ def test_add_paraphrases_appends_new_training_descriptions_only(tmp_path):
     data = json.loads((folder / "a.json").read_text())
     assert data["t_seen"] == {"train": ["find x"], "heldout": ["spot the x"], "augmented": ["is there an x?"]}
     assert (folder / "a.json").read_text() == json.dumps(data, indent=2)  # the file keeps its format
+
+
+# Second round: leave-dataset-out (split "unseen_dataset"), auxiliary datasets and pooled concept tasks.
+
+
+def _builder():
+    """scripts/build_task_suite.py as a module (its rules are tested against the shipped suite)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "build_task_suite.py"
+    spec = importlib.util.spec_from_file_location("build_task_suite", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _suite():
+    """(tasks.json, {task: [rows]}) of the shipped suite, read directly (tasks without descriptions included)."""
+    import gzip
+    from collections import defaultdict
+
+    from text2lora.data.tasks import SUITE_DIR
+
+    meta = json.loads((SUITE_DIR / "tasks.json").read_text())
+    rows = defaultdict(list)
+    for name in sorted({info.get("rows_file", info["dataset"]) for info in meta["tasks"].values()}):
+        with gzip.open(SUITE_DIR / "rows" / f"{name}.jsonl.gz", "rt", encoding="utf-8") as f:
+            for line in f:
+                r = json.loads(line)
+                rows[r["task"]].append(r)
+    return meta, rows
+
+
+def test_first_round_suite_is_frozen():
+    """The first-round rows files and task entries are byte-identical to the ones the adapter zoo and the shipped
+    generator were built on (rebuild with scripts/compare_suites.py to see what changed)."""
+    import hashlib
+
+    from text2lora.data.tasks import SUITE_DIR
+
+    meta, _ = _suite()
+    first = {n: info for n, info in meta["tasks"].items() if info["source"] in meta["first_round_sources"]}
+    assert len(first) == 373
+    files = sorted({info.get("rows_file", info["dataset"]) for info in first.values()})
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update(name.encode())
+        digest.update((SUITE_DIR / "rows" / f"{name}.jsonl.gz").read_bytes())
+    assert digest.hexdigest() == "c4acb35862a6aff432c22cd1e36800eab2ab5e9b166b4d9867b69a7055941194"
+    entries = hashlib.sha256(json.dumps(first).encode()).hexdigest()
+    assert entries == "d49daf198da7f047d0fbc37d6f651e6bf2d12c0ea61ce2fc09d866164f4aadd2"
+
+
+def test_heldout_rule_picks_one_distinct_dataset_per_family(monkeypatch):
+    builder = _builder()
+    meta, _ = _suite()
+    datasets = {name: (d["family"], d["rows"]) for name, d in meta["second_round_datasets"].items()}
+    picks = builder.heldout_datasets(datasets)
+    assert picks == meta["heldout_datasets"]
+    assert list(picks) == list(builder.HELDOUT_FAMILIES) and len(set(picks.values())) == len(picks) == 6
+    for family, name in picks.items():
+        assert datasets[name][0] == family
+        assert all(rows <= datasets[name][1] for fam, rows in datasets.values() if fam == family)
+    held = {info["dataset"] for info in meta["tasks"].values() if info["split"] == "unseen_dataset"}
+    assert held == set(picks.values())
+    for info in meta["tasks"].values():  # a held-out dataset is held out whole (DailyDialog's act tasks too)
+        assert (info["split"] == "unseen_dataset") == (info["dataset"] in held)
+    with pytest.raises(ValueError, match="situation"):
+        builder.heldout_datasets({k: v for k, v in datasets.items() if v[0] != "situation"})
+    monkeypatch.setattr(builder, "HELDOUT_FAMILIES", ("sentiment", "sentiment"))
+    with pytest.raises(ValueError, match="not distinct"):
+        builder.heldout_datasets(datasets)
+
+
+def test_unseen_dataset_tasks_have_train_val_and_test_rows():
+    meta, rows = _suite()
+    held = [name for name, info in meta["tasks"].items() if info["split"] == "unseen_dataset"]
+    assert len(held) >= 20
+    assert set(list_tasks(split="unseen_dataset", with_descriptions=False)) == set(held)
+    for name in held:
+        by_split = {split: [r["label"] for r in rows[name] if r["split"] == split] for split in SPLITS}
+        for split, labels in by_split.items():
+            assert set(labels) == {0, 1}, (name, split)
+            assert meta["tasks"][name]["counts"][split] == {"rows": len(labels), "positives": sum(labels)}
+        assert abs(2 * sum(by_split["train"]) - len(by_split["train"])) <= 1
+
+
+def test_no_auxiliary_or_pooled_row_uses_a_held_out_text():
+    meta, rows = _suite()
+    held = {r["text"] for name, info in meta["tasks"].items() if info["split"] == "unseen_dataset" for r in rows[name]}
+    for name, info in meta["tasks"].items():
+        if info["split"] == "auxiliary":
+            assert {r["split"] for r in rows[name]} == {"train", "val"}, name
+            assert not {r["text"] for r in rows[name]} & held, name
+
+
+def test_pooled_tasks_are_built_only_from_training_tasks():
+    builder = _builder()
+    meta, rows = _suite()
+    pooled = {name: info for name, info in meta["tasks"].items() if info["family"] == "pooled"}
+    assert len(pooled) >= 8 and all(info["split"] == "auxiliary" for info in pooled.values())
+    for name, info in pooled.items():
+        members = info["members"]
+        assert members == builder.pooled_members(meta["tasks"], info["label"])
+        assert members["positive"] and members["negative"], name
+        for member in members["positive"] + members["negative"]:
+            assert meta["tasks"][member]["split"] in ("seen", "auxiliary"), (name, member)
+            assert meta["tasks"][member]["family"] != "pooled"
+        for label, side in ((1, "positive"), (0, "negative")):
+            allowed = {(r["split"], r["text"]) for m in members[side] for r in rows[m] if r["label"] == 1}
+            for r in rows[name]:
+                if r["label"] == label:
+                    assert (r["split"], r["text"]) in allowed, (name, r["text"])
+        for split in ("train", "val"):
+            labels = [r["label"] for r in rows[name] if r["split"] == split]
+            assert sum(labels) * 2 == len(labels) >= 16
+        train = {r["text"] for r in rows[name] if r["split"] == "train"}
+        assert not train & {r["text"] for r in rows[name] if r["split"] == "val"}
+
+
+def test_a_task_without_descriptions_is_a_clear_state(monkeypatch):
+    import text2lora.data.tasks as tasks
+
+    meta, descriptions = tasks._registry()
+    name = "trec_location"
+    monkeypatch.setattr(tasks, "_registry", lambda: (meta, {k: v for k, v in descriptions.items() if k != name}))
+    assert name not in tasks.list_tasks() and name in tasks.list_tasks(with_descriptions=False)
+    assert tasks.task_info(name)["described"] is False and tasks.task_info(name)["descriptions"] == []
+    with pytest.raises(ValueError, match="no descriptions yet"):
+        tasks.load_task(name)

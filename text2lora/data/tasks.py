@@ -13,6 +13,9 @@ from pathlib import Path
 
 SUITE_DIR = Path(__file__).parent / "suite"
 SPLITS = ("train", "val", "test")
+# Task splits of the shipped suite (see scripts/build_task_suite.py): the suite proper (seen/unseen), whole held-out
+# datasets (leave-dataset-out), and extra training tasks without zoo adapters.
+TASK_SPLITS = ("seen", "unseen", "unseen_dataset", "auxiliary")
 
 
 @dataclass
@@ -84,13 +87,16 @@ def suite_info():
 def list_tasks(split=None, family=None, with_descriptions=True):
     """Names of the shipped tasks, optionally filtered by ``split`` and ``family``.
 
-    ``split``: 'seen' or 'unseen' (the suite; None gives both), or 'auxiliary': extra labelled intent tasks with
-    train and val rows only, no zoo adapter, never evaluated, which ``train_head.py --auxiliary_tasks`` adds to the
-    head generator's training tasks.
+    ``split``: 'seen' or 'unseen' (the suite; None gives both); 'unseen_dataset': the tasks of whole held-out datasets
+    (leave-dataset-out; train/val/test rows, never trained on by any component, evaluated only); or 'auxiliary': extra
+    labelled tasks with train and val rows only, no zoo adapter, never evaluated (CLINC150/BANKING77 intents, the other
+    second-round datasets, and the pooled concept tasks), which ``train_head.py --auxiliary_tasks`` adds to the head
+    generator's training tasks. ``with_descriptions`` (default) lists only tasks that have descriptions; a task without
+    them is in the suite but cannot be loaded yet.
     """
     meta, descriptions = _registry()
-    if split not in (None, "seen", "unseen", "auxiliary"):
-        raise ValueError(f"split must be 'seen', 'unseen', 'auxiliary' or None, got {split!r}.")
+    if split not in (None, *TASK_SPLITS):
+        raise ValueError(f"split must be one of {TASK_SPLITS} or None, got {split!r}.")
     wanted = {"seen", "unseen"} if split is None else {split}
     names = []
     for name, info in meta["tasks"].items():
@@ -110,13 +116,14 @@ def list_families():
 
 
 def task_info(name):
-    """Registry entry of a shipped task, with its descriptions."""
+    """Registry entry of a shipped task, with its descriptions ("described": False when it has none yet)."""
     meta, descriptions = _registry()
     if name not in meta["tasks"]:
-        count = sum(1 for info in meta["tasks"].values() if info["split"] != "auxiliary")
+        count = sum(1 for info in meta["tasks"].values() if info["split"] in ("seen", "unseen"))
         raise ValueError(f"Unknown task '{name}'. `text2lora.list_tasks()` lists the {count} shipped tasks.")
     info = dict(meta["tasks"][name])
     desc = descriptions.get(name, {})
+    info["described"] = name in descriptions
     # Training descriptions: the hand-written "train" list plus the "augmented" paraphrases (written later, from the
     # train list and the task metadata only, never from the held-out list).
     info["descriptions"] = list(desc.get("train", [])) + list(desc.get("augmented", []))
@@ -140,6 +147,10 @@ def _dataset_rows(dataset):
 def load_task(name):
     """Load a shipped task with its rows and descriptions."""
     info = task_info(name)
+    if not info["described"]:
+        raise ValueError(f"Task '{name}' is in the suite but has no descriptions yet: add them to "
+                         f"text2lora/data/suite/descriptions/*.json (`list_tasks(with_descriptions=False)` lists such "
+                         f"tasks).")
     rows = _dataset_rows(info.get("rows_file", info["dataset"]))[name]
     data = {}
     for split, cols in rows.items():
