@@ -557,3 +557,36 @@ def test_default_api_is_hf_api():
     from huggingface_hub import HfApi
 
     assert isinstance(cards._api(), HfApi)  # constructing HfApi makes no network call
+
+
+def test_update_card_run_writes_the_evaluation_summary(tiny_generator, tmp_path, monkeypatch):
+    """evaluate_generator.py --update_card: beside the re-rendered card, the generator folder gets the summary of the
+    report the run wrote (questions 2/3 and the card rendering stubbed out: they take hours on the real suite)."""
+    import json
+    import shutil
+
+    from text2lora.evaluation import run
+    from text2lora.evaluation.summary import evaluation_summary
+
+    folder = tmp_path / "gen"
+    shutil.copytree(tiny_generator, folder)
+    fake = _fake_report()
+    cards_updated = []
+    monkeypatch.setattr("text2lora.data.zoo.Zoo.load", lambda zoo: None)
+    monkeypatch.setattr(run, "_answer_questions_2_3",
+                        lambda args, zoo, report: (report.update(question_2=fake["question_2"],
+                                                                 question_3=fake["question_3"]), str(folder))[1])
+    monkeypatch.setattr(run, "update_generator_card", lambda generator_dir, report: cards_updated.append(generator_dir))
+    monkeypatch.setattr(run, "write_markdown", lambda report, path: None)
+    args = run.EvaluationArguments(generator=str(folder), questions=[2, 3], output_dir=str(tmp_path / "reports"),
+                                   update_card=True, num_inference_steps=4)
+    report = run.run_evaluation(args)
+    assert cards_updated == [str(folder)]
+    summary = json.loads((folder / "evaluation_summary.json").read_text())
+    assert summary == evaluation_summary(report, folder)
+    assert summary["seen_tasks"]["methods"] == {"diffusion": 0.8125, "hypernetwork": 0.75}
+    assert summary["settings"]["num_inference_steps"] == 4 and summary["date"] == report["date"]
+    (folder / "evaluation_summary.json").unlink()
+    run.run_evaluation(run.EvaluationArguments(generator=str(folder), questions=[2, 3], update_card=False,
+                                               output_dir=str(tmp_path / "reports")))
+    assert not (folder / "evaluation_summary.json").exists()  # only --update_card touches the generator folder
