@@ -1,5 +1,6 @@
 """Model cards and Hub pushing: rendered metadata, and push helpers against a fake HfApi (no network)."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,9 @@ def _generation_config(**overrides):
         "num_inference_steps": 25,
         "guidance_scale": 1.5,
         "seed": 1234,
+        "num_adapters_per_prompt": 1,
+        "sample_index": 0,
+        "snap_to_seen_tasks": True,
         "embedder": BASE,
         "text2lora_version": "0.1.0",
     }
@@ -149,6 +153,171 @@ def test_adapter_card_multiline_description_and_token_in_config_not_rendered():
     assert "> line one\n> line two" in text
     assert TOKEN not in text
     assert parse_card_metadata(text)["library_name"] == "peft"
+
+
+def test_adapter_card_label_table_and_how_to_reproduce_a_diffusion_adapter():
+    gen = _generation_config(method="diffusion", generator="text2lora (shipped default)", generator_revision=None,
+                             sample_index=1,
+                             num_adapters_per_prompt=2, call_descriptions=["detect spam", DESCRIPTION],
+                             snap_to_seen_tasks=False, labels=["not spam", "spam"])
+    body = _body(render_adapter_card(AdapterSpec(), gen))
+    assert "| 0 | `not spam` | the text does not match the description |" in body
+    assert "| 1 | `spam` | the text matches the description |" in body
+    assert "| Sample index | 1 |" in body
+    assert ("python generate.py --task 'detect spam' --task 'is this movie review positive?' --method diffusion "
+            "--scheduler ddim --num_inference_steps 25 --guidance_scale 1.5 --seed 1234 --num_adapters 2 --no_snap "
+            "--labels 'not spam' spam\n") in body
+    python = body.split("Or in Python:\n\n```python\n")[1].split("```")[0]
+    assert python == (
+        "import torch\nfrom diffusers import DDIMScheduler\n"
+        "from text2lora import SHIPPED_GENERATOR, Text2LoraPipeline\n"
+        "\npipe = Text2LoraPipeline.from_pretrained(SHIPPED_GENERATOR)\n"
+        "pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)\n"
+        'out = pipe(["detect spam", "is this movie review positive?"], num_inference_steps=25, guidance_scale=1.5, '
+        'num_adapters_per_prompt=2, generator=torch.Generator("cpu").manual_seed(1234), snap_to_seen_tasks=False, '
+        'labels=["not spam", "spam"])\n'
+        'pipe.save_adapter(out.adapters[3], "adapter", generation_config=out.generation_configs[3])\n')
+    compile(python, "card", "exec")  # valid Python
+    assert "id2label={0: 'not spam', 1: 'spam'}, label2id={'not spam': 0, 'spam': 1}" in body
+    assert 'pipeline("text-classification", model=model, tokenizer=tokenizer)' in body
+    assert "load_classifier(" in body
+
+
+def test_adapter_card_of_the_head_generator_has_no_sampler_settings_and_its_own_command():
+    gen = {"description": "detect spam", "generator": "me/gen", "method": "hypernetwork", "sample_index": 0,
+           "labels": ["not spam", "spam"], "scheduler": "DDIMScheduler", "seed": 3, "num_inference_steps": 9}
+    body = _body(render_adapter_card(AdapterSpec(), gen))
+    assert ("python generate.py --task 'detect spam' --generator me/gen --method hypernetwork "
+            "--labels 'not spam' spam\n") in body
+    assert 'out = pipe("detect spam", method="hypernetwork", labels=["not spam", "spam"])' in body
+    for absent in ("| Scheduler |", "| Seed |", "| Inference steps |", "| Sample index |", "--seed", "--scheduler",
+                   "manual_seed", "num_inference_steps=", "DDIMScheduler"):
+        assert absent not in body, absent
+
+
+def test_adapter_card_claims_reproduction_only_with_every_setting():
+    complete = _generation_config(method="diffusion", labels=["no", "yes"], generator_revision=None)
+    assert "python generate.py" in _body(render_adapter_card(AdapterSpec(), complete))
+    for key in ("seed", "scheduler", "sample_index", "snap_to_seen_tasks", "generator", "method"):
+        body = _body(render_adapter_card(AdapterSpec(), {k: v for k, v in complete.items() if k != key}))
+        assert "## How to reproduce" not in body and "python generate.py" not in body, key
+    body = _body(render_adapter_card(AdapterSpec(), {**complete, "condition": "given"}))
+    assert "## How to reproduce" not in body and "cannot be reproduced exactly" in body
+    # A scheduler generate.py cannot swap in: the Python, not the command.
+    body = _body(render_adapter_card(AdapterSpec(), {**complete, "scheduler": "EulerDiscreteScheduler"}))
+    assert "python generate.py" not in body and "In Python (text2lora 0.1.0):" in body
+    assert "pipe.scheduler = EulerDiscreteScheduler.from_config(pipe.scheduler.config)" in body
+    # A pinned Hub revision: generate.py cannot load it, the Python can.
+    body = _body(render_adapter_card(AdapterSpec(), {**complete, "method": "hypernetwork",
+                                                     "generator_revision": "abc123"}))
+    assert "python generate.py" not in body
+    assert ('pipe = Text2LoraPipeline.from_pretrained("text2lora/minilm-generator", revision="abc123")\n'
+            'out = pipe("is this movie review positive?", method="hypernetwork", labels=["no", "yes"])') in body
+
+
+SHIPPED_SUMMARY = Path(__file__).resolve().parents[1] / "text2lora" / "data" / "generator" / "evaluation_summary.json"
+
+
+@pytest.mark.parametrize("method", ["diffusion", "hypernetwork"])
+def test_adapter_card_quotes_the_generators_measured_accuracy(method):
+    import json
+
+    from text2lora.evaluation.summary import expected_accuracy
+    from text2lora.formatting import fmt
+
+    summary = json.loads(SHIPPED_SUMMARY.read_text())
+    gen = _generation_config(method=method, snapped_to_task="sst2_positive", labels=["no", "yes"])
+    body = _body(render_adapter_card(AdapterSpec(), gen, expected_accuracy=expected_accuracy(summary, method)))
+    section = body.split("## Expected accuracy\n")[1].split("\n## ")[0]
+    unseen, seen = summary["unseen_tasks"], summary["seen_tasks"]
+    assert (f"| {unseen['num_tasks']} unseen tasks | {fmt(unseen['methods'][method])} | {fmt(unseen['zero_shot'])} | "
+            f"{fmt(unseen['fine_tuned'])} |") in section
+    assert (f"| {seen['num_tasks']} seen tasks, held-out descriptions | {fmt(seen['methods'][method])} | "
+            f"{fmt(seen['zero_shot'])} | {fmt(seen['fine_tuned'])} |") in section
+    assert (f"On {unseen['num_tasks']} unseen tasks of the evaluation suite (tasks the generator never saw) this "
+            f"method scored a mean balanced accuracy of {fmt(unseen['methods'][method])}, against "
+            f"{fmt(unseen['zero_shot'])} for zero-shot") in section
+    assert f"on {summary['date']}" in section and "new tasks unlike the suite may do worse" in section
+    assert "`sst2_positive`" in section and "`citation_intent`" in section
+    other = "hypernetwork" if method == "diffusion" else "diffusion"
+    assert fmt(unseen["methods"][other]) not in section.split("|---|")[1].split("\n\n")[0]
+    assert ("other sampling settings were not measured" in section) == (method == "diffusion")
+
+
+def test_adapter_card_without_a_summary_or_for_another_method_has_no_expected_accuracy():
+    from text2lora.evaluation.summary import expected_accuracy
+
+    summary = {"seen_tasks": {"num_tasks": 3, "methods": {"diffusion": 0.7}, "zero_shot": 0.6}}
+    gen = _generation_config(method="hypernetwork")
+    assert expected_accuracy(summary, "hypernetwork") is None and expected_accuracy(None, "diffusion") is None
+    assert "## Expected accuracy" not in render_adapter_card(AdapterSpec(), gen)
+    only_seen = expected_accuracy(summary, "diffusion")
+    body = _body(render_adapter_card(AdapterSpec(), _generation_config(method="diffusion"),
+                                     expected_accuracy=only_seen))
+    assert "| 3 seen tasks, held-out descriptions | 0.700 | 0.600 | – |" in body and "unseen tasks" not in body
+    # A summary for one method is never quoted on an adapter of another.
+    assert "## Expected accuracy" not in render_adapter_card(AdapterSpec(), gen, expected_accuracy=only_seen)
+
+
+def _fake_report():
+    summary2 = {"generated": {"mean": 0.8125}, "hypernetwork": {"mean": 0.75}, "zero_shot": {"mean": 0.625},
+                "fine_tuned": {"mean": 0.875}, "zero_shot_label_free": {"mean": 0.5}}
+    summary3 = {"generated": {"mean": 0.5625}, "zero_shot": {"mean": 0.6875}, "fine_tuned": {"mean": 0.9375}}
+    return {"date": "2030-01-02", "settings": {"num_inference_steps": 4, "guidance_scale": 1.0},
+            "question_2": {"summary": summary2, "tasks": [{}] * 3},
+            "question_3": {"summary": summary3, "tasks": [{}] * 2, "unseen_family": "fam"}}
+
+
+def test_evaluation_summary_is_read_by_the_pipeline_and_quoted_in_its_cards(tiny_generator, tmp_path):
+    import json
+    import shutil
+
+    import torch
+
+    from text2lora import Text2LoraPipeline
+    from text2lora.evaluation.summary import EVALUATION_SUMMARY, read_evaluation_summary, write_evaluation_summary
+
+    folder = tmp_path / "gen"
+    shutil.copytree(tiny_generator, folder)
+    assert Text2LoraPipeline.from_pretrained(folder).evaluation_summary is None  # none: no section, no error
+    path = write_evaluation_summary(folder, _fake_report())
+    assert path == str(folder / EVALUATION_SUMMARY) and sorted(os.listdir(folder)).count(EVALUATION_SUMMARY) == 1
+    summary = json.loads(Path(path).read_text())
+    assert summary["date"] == "2030-01-02"
+    assert summary["seen_tasks"] == {"num_tasks": 3, "tasks": summary["seen_tasks"]["tasks"],
+                                     "methods": {"diffusion": 0.8125, "hypernetwork": 0.75}, "zero_shot": 0.625,
+                                     "zero_shot_label_free": 0.5, "fine_tuned": 0.875}
+    assert summary["unseen_tasks"]["methods"] == {"diffusion": 0.5625} and summary["unseen_tasks"]["num_tasks"] == 2
+    pipe = Text2LoraPipeline.from_pretrained(folder)
+    pipe.set_progress_bar_config(disable=True)
+    assert pipe.evaluation_summary == summary
+    out = pipe("detect good texts", num_inference_steps=2, generator=torch.Generator().manual_seed(0))
+    target = pipe.save_adapter(out.adapters[0], tmp_path / "a", generation_config=out.generation_configs[0])
+    card = open(os.path.join(target, "README.md")).read()
+    assert "| 2 unseen tasks | 0.562 | 0.688 | 0.938 |" in card and "| 3 seen tasks, held-out descriptions | 0.812 |" \
+        in card and "on 2030-01-02" in card
+    # The card and the summary are not part of the fingerprint; the weights are: a retrained generator's is stale.
+    (folder / "README.md").write_text("another card")
+    assert read_evaluation_summary(folder) == summary
+    with open(folder / "denoiser" / "config.json", "a") as f:
+        f.write("\n")
+    assert read_evaluation_summary(folder) is None
+    with pytest.raises(ValueError, match="neither question 2 nor question 3"):
+        write_evaluation_summary(folder, {"question_1": {}})
+
+
+def test_shipped_evaluation_summary_is_the_one_the_library_writes_from_the_report():
+    import json
+
+    from text2lora import SHIPPED_GENERATOR, Text2LoraPipeline
+    from text2lora.evaluation.summary import evaluation_summary
+
+    report = json.loads((Path(SHIPPED_GENERATOR).parents[2] / "reports" / "evaluation.json").read_text())
+    shipped = json.loads(SHIPPED_SUMMARY.read_text())
+    assert evaluation_summary(report, SHIPPED_GENERATOR) == shipped  # never typed by hand, never stale
+    assert shipped["unseen_tasks"]["methods"]["diffusion"] == report["question_3"]["summary"]["generated"]["mean"]
+    assert shipped["seen_tasks"]["num_tasks"] == len(report["question_2"]["tasks"])
+    assert Text2LoraPipeline.from_pretrained(SHIPPED_GENERATOR).evaluation_summary == shipped
 
 
 # -- generator and zoo cards ----------------------------------------------------------------------------------------
@@ -388,3 +557,36 @@ def test_default_api_is_hf_api():
     from huggingface_hub import HfApi
 
     assert isinstance(cards._api(), HfApi)  # constructing HfApi makes no network call
+
+
+def test_update_card_run_writes_the_evaluation_summary(tiny_generator, tmp_path, monkeypatch):
+    """evaluate_generator.py --update_card: beside the re-rendered card, the generator folder gets the summary of the
+    report the run wrote (questions 2/3 and the card rendering stubbed out: they take hours on the real suite)."""
+    import json
+    import shutil
+
+    from text2lora.evaluation import run
+    from text2lora.evaluation.summary import evaluation_summary
+
+    folder = tmp_path / "gen"
+    shutil.copytree(tiny_generator, folder)
+    fake = _fake_report()
+    cards_updated = []
+    monkeypatch.setattr("text2lora.data.zoo.Zoo.load", lambda zoo: None)
+    monkeypatch.setattr(run, "_answer_questions_2_3",
+                        lambda args, zoo, report: (report.update(question_2=fake["question_2"],
+                                                                 question_3=fake["question_3"]), str(folder))[1])
+    monkeypatch.setattr(run, "update_generator_card", lambda generator_dir, report: cards_updated.append(generator_dir))
+    monkeypatch.setattr(run, "write_markdown", lambda report, path: None)
+    args = run.EvaluationArguments(generator=str(folder), questions=[2, 3], output_dir=str(tmp_path / "reports"),
+                                   update_card=True, num_inference_steps=4)
+    report = run.run_evaluation(args)
+    assert cards_updated == [str(folder)]
+    summary = json.loads((folder / "evaluation_summary.json").read_text())
+    assert summary == evaluation_summary(report, folder)
+    assert summary["seen_tasks"]["methods"] == {"diffusion": 0.8125, "hypernetwork": 0.75}
+    assert summary["settings"]["num_inference_steps"] == 4 and summary["date"] == report["date"]
+    (folder / "evaluation_summary.json").unlink()
+    run.run_evaluation(run.EvaluationArguments(generator=str(folder), questions=[2, 3], update_card=False,
+                                               output_dir=str(tmp_path / "reports")))
+    assert not (folder / "evaluation_summary.json").exists()  # only --update_card touches the generator folder

@@ -422,3 +422,30 @@ def test_top_k_merge_is_the_similarity_weighted_average(tiny_zoo, tiny_tasks):
     expected = np.clip([best[t] for t in top], 0, None)
     assert weights == pytest.approx((expected / expected.sum()).tolist())
     torch.testing.assert_close(merged, weights[0] * zoo.task_vector(top[0]) + weights[1] * zoo.task_vector(top[1]))
+
+
+def test_hypernetwork_generation_config_card_and_cli_match_the_api(head_generator, tmp_path, monkeypatch, capsys):
+    """A head-generator adapter records no sampler setting (steps, guidance, scheduler, seed), even when a
+    torch.Generator is passed, and generate.py writes the card the API writes."""
+    from text2lora import Text2LoraPipeline
+    from text2lora.commands import generate
+
+    _, with_head, _ = head_generator
+    monkeypatch.chdir(tmp_path)
+    pipe = Text2LoraPipeline.from_pretrained(with_head)
+    out = pipe("find money mentions", method="hypernetwork", generator=torch.Generator().manual_seed(5))
+    assert out.generation_configs == [{
+        "description": "find money mentions", "generator": with_head, "method": "hypernetwork", "sample_index": 0,
+        "labels": ["not money", "money"], "id2label": {"0": "not money", "1": "money"},
+        "label2id": {"not money": 0, "money": 1}}]
+    api = pipe.save_adapter(out.adapters[0], tmp_path / "api", generation_config=out.generation_configs[0])
+    (written,) = generate.main(["--task", "find money mentions", "--generator", with_head, "--method", "hypernetwork",
+                                "--seed", "5", "--output_dir", "cli"])
+    capsys.readouterr()
+    for name in ("README.md", "generation_config.json"):
+        assert open(os.path.join(api, name)).read() == open(os.path.join(written[1], name)).read(), name
+    card = open(os.path.join(api, "README.md")).read()
+    assert (f"python generate.py --task 'find money mentions' --generator {with_head} --method hypernetwork "
+            "--labels 'not money' money\n") in card
+    for absent in ("| Seed |", "| Scheduler |", "| Inference steps |", "--seed", "manual_seed"):
+        assert absent not in card, absent

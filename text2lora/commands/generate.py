@@ -2,12 +2,13 @@
 
     python generate.py --task "classify sentiment"
     python generate.py --task "detect angry tweets" --try "I hate waiting in line"
+    python generate.py --task "detect spam" --labels "not spam" spam --try "win a free iphone now"
     python generate.py --task "find sports news" --task "spot spam" --num_adapters 2 --output_dir adapters
 
 Each adapter is written to <output_dir>/<slug>[--<hash>]-<method>[-seed<seed>][-<i>] (the hash of the description is
 added when the slug does not spell it exactly) with adapter_config.json, adapter_model.safetensors (PEFT's own save
-path), generation_config.json and a README.md model card. An existing folder is never replaced without --overwrite,
-and then only if it is an adapter text2lora wrote holding nothing else.
+path), generation_config.json (with the label names, id2label/label2id) and a README.md model card. An existing folder
+is never replaced without --overwrite, and then only if it is an adapter text2lora wrote holding nothing else.
 """
 
 import os
@@ -43,6 +44,9 @@ class GenerateArguments:
         "help": "diffusion: condition on the description's own embedding instead of snapping it to the nearest seen "
                 "task's anchor (the default when the generator has anchors)."})
     device: str = field(default="cpu", metadata={"help": "cpu, cuda, cuda:N or mps."})
+    labels: Optional[list[str]] = field(default=None, metadata={
+        "help": "Names of label 0 and label 1, e.g. --labels \"not spam\" spam (default: label 1 named after the seen "
+                "task the description matched, or after the description; label 0 its complement)."})
     try_text: Optional[list[str]] = field(default=None, metadata={
         "help": "Classify this text with the generated adapter (repeatable).", "aliases": ["--try"],
         "action": "extend"})
@@ -66,6 +70,10 @@ class GenerateArguments:
             raise ValueError(f"--guidance_scale must be >= 0, got {self.guidance_scale}.")
         if self.num_adapters < 1:
             raise ValueError(f"--num_adapters must be >= 1, got {self.num_adapters}.")
+        if self.labels is not None:
+            from ..labels import check_labels
+
+            self.labels = check_labels(self.labels, "--labels")
         if self.push_to_hub and (not self.hub_model_id or len(self.task) * self.num_adapters != 1):
             raise ValueError("--push_to_hub needs --hub_model_id and exactly one task with one adapter.")
 
@@ -91,64 +99,61 @@ def output_targets(args):
     return targets
 
 
-def try_adapter(adapter_dir, texts, base_model):
-    """Load the written adapter with plain PEFT and classify ``texts``; returns P(label 1) per text."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+def try_lines(adapter_dir, texts):
+    """One line per text: the label the adapter gives it, with its probability and the other label's, e.g.
+    ``'win a free iphone now' -> spam (p=0.81; not spam 0.19)`` (:mod:`text2lora.inference`)."""
+    from ..inference import classify, load_classifier
 
-    from ..hub import resolve_model
-
-    base_path = resolve_model(base_model)
-    tokenizer = AutoTokenizer.from_pretrained(base_path)
-    base = AutoModelForSequenceClassification.from_pretrained(base_path, num_labels=2)
-    model = PeftModel.from_pretrained(base, adapter_dir).eval()
-    with torch.no_grad():
-        enc = tokenizer(texts, padding=True, truncation=True, max_length=64, return_tensors="pt")
-        probs = torch.softmax(model(**enc).logits, -1)[:, 1].tolist()
-    return probs
+    model, tokenizer = load_classifier(adapter_dir)
+    lines = []
+    for text, probs in zip(texts, classify(texts, model, tokenizer)):
+        (name0, p0), (name1, p1) = probs.items()
+        best, other = ((name1, p1), (name0, p0)) if p1 >= p0 else ((name0, p0), (name1, p1))
+        lines.append(f"{text!r} -> {best[0]} (p={best[1]:.2f}; {other[0]} {other[1]:.2f})")
+    return lines
 
 
-def load_lines(target, base_model):
-    """The lines that load the written adapter with plain PEFT, offline too (printed after generation)."""
+def load_lines(target, base_model, labels=None):
+    """The lines that load the written adapter with plain PEFT, offline too (printed after generation); with the
+    adapter's ``labels`` ([name0, name1]) the base config gets ``id2label``/``label2id``, so ``transformers.pipeline``
+    names them."""
+    label_kwargs = ""
+    if labels is not None:
+        id2label = dict(enumerate(labels))
+        label_kwargs = f", id2label={id2label!r}, label2id={ {name: i for i, name in id2label.items()}!r}"
     return [
         "from peft import PeftModel",
         "from transformers import AutoModelForSequenceClassification",
         "from text2lora import resolve_model  # the packaged copy of the base, so no network is needed",
-        f"base = AutoModelForSequenceClassification.from_pretrained(resolve_model({base_model!r}))",
+        f"base = AutoModelForSequenceClassification.from_pretrained(resolve_model({base_model!r}){label_kwargs})",
         f"model = PeftModel.from_pretrained(base, {target!r})",
     ]
 
 
 def generate_adapters(args, targets):
-    """Sample the adapters and save each into its target folder; returns (description, folder, snapped task,
-    replaced) per adapter and the pipeline."""
+    """Sample the adapters and save each into its target folder with the generation config the pipeline recorded
+    (so the card is the one the Python API writes); returns (description, folder, snapped task, replaced, labels)
+    per adapter and the pipeline."""
     import torch
 
     pipe = load_generator(args.generator, args.device, scheduler=args.scheduler)
     generator = torch.Generator(device=args.device).manual_seed(args.seed)
     out = pipe(args.task, num_inference_steps=args.num_inference_steps, guidance_scale=args.guidance_scale,
                num_adapters_per_prompt=args.num_adapters, generator=generator, method=args.method,
-               snap_to_seen_tasks=False if args.no_snap else None)
+               snap_to_seen_tasks=False if args.no_snap else None, labels=args.labels)
     written = []
     peft_model = pipe.peft_model()
-    for i, (adapter, (description, k, target, replaced)) in enumerate(zip(out.adapters, targets)):
-        config = {"description": description, "generator": args.generator or "text2lora (shipped default)",
-                  "method": args.method, "scheduler": pipe.scheduler.__class__.__name__,
-                  "num_inference_steps": args.num_inference_steps,
-                  "guidance_scale": args.guidance_scale, "seed": args.seed, "sample_index": k}
-        snapped = out.snapped_tasks[i] if out.snapped_tasks is not None else None
-        if snapped is not None:
-            config["snapped_to_task"] = snapped
-        pipe.save_adapter(adapter, target, description=description, generation_config=config, peft_model=peft_model,
+    for i, (adapter, (description, _, target, replaced)) in enumerate(zip(out.adapters, targets)):
+        pipe.save_adapter(adapter, target, generation_config=out.generation_configs[i], peft_model=peft_model,
                           overwrite=args.overwrite)
-        written.append((description, target, snapped, replaced))
+        snapped = out.snapped_tasks[i] if out.snapped_tasks is not None else None
+        written.append((description, target, snapped, replaced, out.labels[i]))
     return written, pipe
 
 
 def main(argv=None):
     """Generate and save the adapters the flags ask for, print where they are and how to load them; returns
-    (description, folder, snapped task, replaced) per adapter."""
+    (description, folder, snapped task, replaced, [label 0 name, label 1 name]) per adapter."""
     args = parse_args(argv)
     check_device(args.device)
     targets = output_targets(args)
@@ -163,20 +168,20 @@ def main(argv=None):
     for description in overlong_texts(args.task, pipe.embedder_model):
         print(f"note: the embedder reads only the first {pipe.embedder_model.max_seq_length} tokens of "
               f"{shorten(description, 60)!r}; the rest of it was ignored.", file=sys.stderr)
-    for description, target, snapped, replaced in written:
+    for description, target, snapped, replaced, labels in written:
         matched = f" (conditioned on the seen task {snapped!r}; --no_snap to turn off)" if snapped else ""
         action = "replaced" if replaced else "wrote"
         print(f"{action} adapter for {shorten(description, 80)!r}{matched}: {target}")
+        print(f"  labels: 0 = {labels[0]!r}, 1 = {labels[1]!r}")
     print(f"({len(written)} adapter(s) in {seconds:.2f}s)")
     print("load it with plain PEFT:")
-    for line in load_lines(written[0][1], base):
+    for line in load_lines(written[0][1], base, written[0][4]):
         print(f"  {line}")
     if args.try_text:
-        for description, target, _, _ in written:
-            probs = try_adapter(target, args.try_text, base)
-            for text, p in zip(args.try_text, probs):
-                verdict = "matches" if p >= 0.5 else "does not match"
-                print(f"[{shorten(description, 60)}] {text!r} -> label {int(p >= 0.5)} ({verdict}, p={p:.3f})")
+        for description, target, _, _, _ in written:
+            prefix = f"[{shorten(description, 60)}] " if len(written) > 1 else ""
+            for line in try_lines(target, args.try_text):
+                print(prefix + line)
     if args.push_to_hub:
         from ..hub.cards import push_adapter_to_hub
 

@@ -9,6 +9,7 @@ import os
 import torch
 
 from ..fileio import write_text_atomic
+from .summary import EVALUATION_SUMMARY
 
 # Files that matter to the head generator's rows alone (besides its ``head_generator/`` folder): a new head leaves the
 # other methods' rows valid.
@@ -32,8 +33,8 @@ def _presentation_only(relpath):
 
 def result_fingerprint(args, generator_dir, part="adapters"):
     """Hash of everything one part of a question-2/3 row depends on: the generator's (``generator_dir``) and the zoo's
-    (``args.zoo``) files, the package (code and task suite; model cards and :data:`PRESENTATION_FILES` excluded) and
-    the settings of ``args``.
+    (``args.zoo``) files, the package (code and task suite; model cards, the generator's evaluation summary and
+    :data:`PRESENTATION_FILES` excluded) and the settings of ``args``.
     ``part="adapters"`` (every method but the head generator) leaves out the head generator's own files
     (:data:`HEAD_ONLY_FILES` and ``head_generator/``), so a new head reuses those rows; ``part="head"`` hashes
     everything. Rows saved under one fingerprint are reused only by it."""
@@ -48,7 +49,8 @@ def result_fingerprint(args, generator_dir, part="adapters"):
             dirs.sort()
             for name in sorted(files):
                 relpath = os.path.relpath(os.path.join(folder, name), root)
-                if (name == "README.md" or name.endswith((".pyc", ".tmp")) or _presentation_only(relpath)
+                if (name in ("README.md", EVALUATION_SUMMARY) or name.endswith((".pyc", ".tmp"))
+                        or _presentation_only(relpath)
                         or (part == "adapters" and _head_only(relpath))):
                     continue
                 h.update(relpath.encode())

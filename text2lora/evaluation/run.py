@@ -16,6 +16,7 @@ from ..data.zoo import DEFAULT_ZOO
 from . import plots, questions
 from .report import update_generator_card, write_markdown
 from .rows import row_cache_dirs, write_json
+from .summary import write_evaluation_summary
 
 SHIPPED_LABEL = "text2lora/data/generator (shipped)"
 CUSTOM_KEYS = ("num_test", "descriptions", "generated", "generated_best", "generated_std", "snapped_tasks",
@@ -218,7 +219,8 @@ def _answer_questions_2_3(args, zoo, report):
 def run_evaluation(args):
     """Answer ``args.questions`` and write ``evaluation.json``, ``evaluation.md`` and the plots to
     ``args.output_dir`` (answers to questions not asked are kept from an existing report); with
-    ``args.update_card``, re-render the generator's card. Returns the report dict."""
+    ``args.update_card``, re-render the generator's card and write its ``evaluation_summary.json`` (the accuracy
+    adapter cards quote). Returns the report dict."""
     from ..data.zoo import Zoo
     from ..fileio import check_output_dir
 
@@ -242,6 +244,7 @@ def run_evaluation(args):
     write_json(report_path, report)
     if args.update_card and folder is not None:
         update_generator_card(folder, report)
+        write_evaluation_summary(folder, report)
     markdown_path = os.path.join(args.output_dir, "evaluation.md")
     write_markdown(report, markdown_path)
     print(f"wrote {report_path} and {markdown_path}")

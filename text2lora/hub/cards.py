@@ -159,7 +159,20 @@ def _missing(value):
 
 
 # Generation settings that only the diffusion sampler uses (the head generator is deterministic).
-_SAMPLING_KEYS = ("scheduler", "num_inference_steps", "guidance_scale", "seed")
+_SAMPLING_KEYS = ("scheduler", "num_inference_steps", "guidance_scale", "seed", "device", "sample_index")
+# generate.py's --scheduler names of the diffusers schedulers it can swap in.
+_SCHEDULER_FLAGS = {"DDIMScheduler": "ddim", "DPMSolverMultistepScheduler": "dpm", "DDPMScheduler": "ddpm"}
+# How generation configs and cards name the shipped generator (its path differs on every machine).
+SHIPPED_GENERATOR_NAME = "text2lora (shipped default)"
+
+
+def _matched_tasks(value):
+    """The seen tasks an adapter was conditioned on: a task name, a list of names, or {name: weight}."""
+    if isinstance(value, dict):
+        return ", ".join(f"{_code(name)} ({_cell(weight)})" for name, weight in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_code(name) for name in value)
+    return _code(value)
 
 
 def _generation_rows(gen):
@@ -167,32 +180,168 @@ def _generation_rows(gen):
     recorded and that the method used (a field that is not known is left out, not printed as "unknown")."""
     fields = [("generator", "Generator", _code), ("method", "Method", _code),
               ("snapped_to_task", "Conditioned on seen task", _code),
+              ("matched_tasks", "Matched seen tasks (weight)", _matched_tasks),
               ("generator_revision", "Generator revision", _code), ("scheduler", "Scheduler", _code),
               ("num_inference_steps", "Inference steps", _cell), ("guidance_scale", "Guidance scale", _cell),
-              ("seed", "Seed", _cell), ("embedder", "Text embedder", _code),
+              ("seed", "Seed", _cell), ("device", "Sampling device", _code),
+              ("sample_index", "Sample index", _cell), ("embedder", "Text embedder", _code),
               ("text2lora_version", "text2lora version", _cell)]
     rows = []
     for key, label, cell in fields:
         if _missing(gen.get(key)) or (gen.get("method") == "hypernetwork" and key in _SAMPLING_KEYS):
             continue
+        if key == "sample_index" and gen.get("num_adapters_per_prompt", 1) == 1 and gen[key] == 0:
+            continue
+        if key == "device" and gen[key] == "cpu":
+            continue
         rows.append((label, cell(gen[key])))
     return rows
+
+
+def _reproduction(gen):
+    """``(command, python)``: the generate.py command line and the Python that write this adapter again, or
+    ``(None, None)`` when a setting they need was not recorded (the command alone is ``None`` when generate.py cannot
+    express the call). A diffusion adapter needs the generator, description(s), sampler, steps, guidance, seed,
+    sample index and snapping; a head-generator adapter the generator and description. The label names are passed
+    when recorded."""
+    method, description, generator = gen.get("method"), gen.get("description"), gen.get("generator")
+    labels = gen.get("labels") if isinstance(gen.get("labels"), (list, tuple)) and len(gen["labels"]) == 2 else None
+    if (method not in ("diffusion", "hypernetwork") or not isinstance(description, str) or _missing(description)
+            or _missing(generator) or gen.get("condition") is not None):
+        return None, None
+    shipped = generator == SHIPPED_GENERATOR_NAME
+    tasks = list(gen.get("call_descriptions") or [description])
+    index = 0
+    if method == "diffusion":
+        needed = ("scheduler", "num_inference_steps", "guidance_scale", "seed", "sample_index",
+                  "num_adapters_per_prompt", "snap_to_seen_tasks")
+        if (any(gen.get(k) is None for k in needed) or description not in tasks
+                or not str(gen["scheduler"]).isidentifier()):
+            return None, None
+        index = tasks.index(description) * gen["num_adapters_per_prompt"] + gen["sample_index"]
+    quote = shlex.quote
+    command = ["python", "generate.py", *[part for task in tasks for part in ("--task", quote(task))]]
+    if not shipped:
+        command += ["--generator", quote(str(generator))]
+    command += ["--method", method]
+    lines = ["from text2lora import SHIPPED_GENERATOR, Text2LoraPipeline" if shipped else
+             "from text2lora import Text2LoraPipeline", ""]
+    revision = gen.get("generator_revision")
+    source = "SHIPPED_GENERATOR" if shipped else _py(generator)
+    lines.append(f"pipe = Text2LoraPipeline.from_pretrained({source}"
+                 + (f", revision={_py(revision)})" if not _missing(revision) else ")"))
+    call = [_py(tasks[0]) if len(tasks) == 1 else json.dumps(tasks, ensure_ascii=False)]
+    if method == "diffusion":
+        scheduler, device = gen["scheduler"], gen.get("device") or "cpu"
+        flag = _SCHEDULER_FLAGS.get(scheduler)
+        lines[0:0] = ["import torch", f"from diffusers import {scheduler}"]
+        lines.append(f"pipe.scheduler = {scheduler}.from_config(pipe.scheduler.config)")
+        if device != "cpu":
+            lines.append(f"pipe.to({_py(device)})")
+        command += ["--scheduler", flag] if flag else []
+        command += ["--num_inference_steps", str(gen["num_inference_steps"]), "--guidance_scale",
+                    str(gen["guidance_scale"]), "--seed", str(gen["seed"])]
+        call += [f"num_inference_steps={gen['num_inference_steps']}", f"guidance_scale={gen['guidance_scale']}"]
+        if gen["num_adapters_per_prompt"] > 1:
+            command += ["--num_adapters", str(gen["num_adapters_per_prompt"])]
+            call.append(f"num_adapters_per_prompt={gen['num_adapters_per_prompt']}")
+        call.append(f"generator=torch.Generator({_py(device)}).manual_seed({gen['seed']})")
+        if not gen["snap_to_seen_tasks"]:
+            command.append("--no_snap")
+            call.append("snap_to_seen_tasks=False")
+        if device != "cpu":
+            command += ["--device", quote(device)]
+        if flag is None or len(set(tasks)) != len(tasks):
+            command = None  # generate.py swaps in only its own schedulers and refuses a repeated --task
+    else:
+        call.append('method="hypernetwork"')
+    if not _missing(revision):
+        command = None  # generate.py loads a Hub generator's latest revision
+    if labels is not None:
+        call.append(f"labels={json.dumps(list(labels), ensure_ascii=False)}")
+        if command is not None:
+            command += ["--labels", quote(labels[0]), quote(labels[1])]
+    lines.append(f"out = pipe({', '.join(call)})")
+    lines.append(f'pipe.save_adapter(out.adapters[{index}], "adapter", '
+                 f'generation_config=out.generation_configs[{index}])')
+    return (" ".join(command) if command is not None else None), "\n".join(lines)
 
 
 def _generation_text(gen):
     """What produced the weights, and how to reproduce them: true for the recorded method and settings only."""
     method = gen.get("method")
+    reproducible = _reproduction(gen)[1] is not None
     if method == "hypernetwork":
         return ("The head generator (a hypernetwork trained with a task loss) computed the adapter's classifier head "
                 "from the description below; its LoRA weights are the feature LoRA shared by every adapter it writes.",
-                "The head generator is deterministic: the same generator and description give this adapter.")
+                "The head generator is deterministic: the same generator and description give this adapter." +
+                ("" if reproducible else " Not every setting was recorded, so this card cannot say how to write it "
+                                         "again."))
     what = ("A diffusion model sampled the adapter's weights, conditioned on the description below."
             if method == "diffusion" or not _missing(gen.get("scheduler")) else
             "text2lora generated the adapter's weights from the description below.")
-    known = all(not _missing(gen.get(k)) for k in ("generator", *_SAMPLING_KEYS))
-    how = ("Sampling with the same generator, description, settings and seed reproduces this adapter." if known else
-           "Not every sampling setting was recorded, so this adapter cannot be reproduced exactly from this card.")
+    how = ("Sampling with the same generator, description, settings and seed reproduces this adapter." if reproducible
+           else "Not every sampling setting was recorded, so this adapter cannot be reproduced exactly from this card.")
     return what, how
+
+
+def _label_rows(gen):
+    """``[(id, name, meaning)]`` of the adapter's two labels (``[]`` when no names were recorded)."""
+    labels = gen.get("labels")
+    if not isinstance(labels, (list, tuple)) or len(labels) != 2:
+        return []
+    return [("0", _code(labels[0]), "the text does not match the description"),
+            ("1", _code(labels[1]), "the text matches the description")]
+
+
+_SPLIT_NAMES = {"unseen_tasks": "unseen tasks", "seen_tasks": "seen tasks, held-out descriptions"}
+
+
+def _expected_accuracy(expected, gen):
+    """The template's ``expected`` mapping: a table and sentences with the measured accuracy of the adapter's method
+    (from the generator's evaluation_summary.json), or ``None``."""
+    from ..formatting import fmt
+
+    if not expected or expected.get("method") != gen.get("method"):
+        return None
+    rows, sentences = [], []
+    for split in ("unseen_tasks", "seen_tasks"):
+        part = expected.get(split)
+        if not part:
+            continue
+        rows.append((f"{part['num_tasks']} {_SPLIT_NAMES[split]}", fmt(part["score"]), fmt(part.get("zero_shot")),
+                     fmt(part.get("fine_tuned"))))
+    unseen, seen = expected.get("unseen_tasks"), expected.get("seen_tasks")
+    if unseen:
+        sentence = (f"On {unseen['num_tasks']} unseen tasks of the evaluation suite (tasks the generator never saw) "
+                    f"this method scored a mean balanced accuracy of {fmt(unseen['score'])}")
+        if unseen.get("zero_shot") is not None:
+            sentence += (f", against {fmt(unseen['zero_shot'])} for zero-shot (the cosine similarity of text and "
+                         "description, with a threshold tuned on each task's labelled validation rows)")
+        if unseen.get("fine_tuned") is not None:
+            sentence += f" and {fmt(unseen['fine_tuned'])} for a LoRA fine-tuned on each task's labelled data"
+        sentences.append(sentence + ".")
+    if seen:
+        sentences.append(f"On {seen['num_tasks']} seen tasks (tasks the generator was trained on), described in "
+                         f"words it was not trained on, it scored {fmt(seen['score'])}.")
+    caveats = ["These are means over the suite's tasks; single tasks vary widely around them."]
+    if unseen:
+        family = unseen.get("unseen_family")
+        caveats.append("The unseen tasks are held-out tasks of the suite's families"
+                       + (f" plus its whole `{family}` family" if family else "")
+                       + ": new tasks unlike the suite may do worse.")
+    if seen:
+        snapped = gen.get("snapped_to_task")
+        caveats.append("The seen-task number holds only for a task the generator was trained on."
+                       + (f" This description was matched to the seen task `{snapped}`: expect it only if your task "
+                          "is that task, and the unseen-task number or worse otherwise." if snapped else ""))
+    settings = expected.get("settings") or {}
+    if gen.get("method") == "diffusion" and settings:
+        measured = ", ".join(f"{key}={settings[key]}" for key in ("num_inference_steps", "guidance_scale")
+                             if key in settings)
+        if measured:
+            caveats.append(f"Measured with {measured}; other sampling settings were not measured.")
+    return {"date": expected.get("date"), "rows": rows, "text": " ".join(sentences), "caveats": caveats}
 
 
 def _lora_rows(spec, base_model):
@@ -209,9 +358,11 @@ def _lora_rows(spec, base_model):
 
 
 # -- adapter card ---------------------------------------------------------------------------------------------------
-def render_adapter_card(spec, generation_config, evaluation=None) -> str:
-    """The README.md of a generated adapter: metadata for the Hub, the description it was generated from, how it
-    was sampled, how to load it, optional evaluation numbers and its limitations."""
+def render_adapter_card(spec, generation_config, evaluation=None, expected_accuracy=None) -> str:
+    """The README.md of a generated adapter: metadata for the Hub, the description it was generated from, its label
+    names, what produced it and how to reproduce it, how to load it, optional evaluation numbers, the accuracy the
+    generator's evaluation measured for its method (``expected_accuracy``, from
+    :func:`text2lora.evaluation.summary.expected_accuracy`) and its limitations."""
     gen = dict(generation_config or {})
     base_model = _get(spec, "base_model")
     causal = _get(spec, "task_type") == "CAUSAL_LM"
@@ -238,6 +389,8 @@ def render_adapter_card(spec, generation_config, evaluation=None) -> str:
 
     generation_rows = _generation_rows(gen)
     generation_text, reproduce_text = _generation_text(gen)
+    reproduce_command, reproduce_python = _reproduction(gen)
+    label_rows = _label_rows(gen)
     lora_rows = _lora_rows(spec, base_model)
 
     evaluation = dict(evaluation or {})
@@ -255,6 +408,11 @@ def render_adapter_card(spec, generation_config, evaluation=None) -> str:
         auto_class, auto_peft_class = "AutoModelForSequenceClassification", "AutoPeftModelForSequenceClassification"
         base_kwargs = f", num_labels={num_labels}"
         auto_peft_kwargs = "" if num_labels in (2, None) else f", num_labels={num_labels}"
+        if label_rows:
+            id2label = {i: name for i, name in enumerate(gen["labels"])}
+            label2id = {name: i for i, name in id2label.items()}
+            base_kwargs = f", id2label={id2label!r}, label2id={label2id!r}"
+            auto_peft_kwargs = base_kwargs
 
     card = _from_template(
         ModelCard,
@@ -269,6 +427,12 @@ def render_adapter_card(spec, generation_config, evaluation=None) -> str:
         generation_rows=generation_rows,
         generation_text=generation_text,
         reproduce_text=reproduce_text,
+        reproduce_command=reproduce_command,
+        reproduce_python=reproduce_python,
+        version=gen.get("text2lora_version"),
+        label_rows=label_rows,
+        label_names=list(gen["labels"]) if label_rows else None,
+        expected=_expected_accuracy(expected_accuracy, gen),
         lora_rows=lora_rows,
         auto_class=auto_class,
         auto_peft_class=auto_peft_class,

@@ -2,6 +2,7 @@
 
 import hashlib
 import math
+import os
 import re
 from pathlib import Path
 from typing import List, Optional, Tuple, Union
@@ -13,6 +14,8 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from ..adapters import AdapterSpec
 from ..data.layout import LoraLayout
+from ..hub.cards import SHIPPED_GENERATOR_NAME
+from ..labels import check_labels, label_maps, label_names
 
 # The generator that ships inside the package (the default of generate.py).
 SHIPPED_GENERATOR = str(Path(__file__).resolve().parent.parent / "data" / "generator")
@@ -22,12 +25,16 @@ class Text2LoraPipelineOutput(BaseOutput):
     """``adapters``: one PEFT state dict per generated adapter (task-major order); ``descriptions``: the
     description each adapter was generated from; ``vectors``: the flat float32 weights (batch, num_params);
     ``snapped_tasks``: for each adapter, the seen task whose condition anchor it was generated from (``None`` when the
-    condition was not snapped)."""
+    condition was not snapped); ``labels``: for each adapter, the names of its labels ``[name0, name1]``;
+    ``generation_configs``: for each adapter, what produced it (the ``generation_config`` to pass to
+    :meth:`Text2LoraPipeline.save_adapter`, which writes it to ``generation_config.json`` and the model card)."""
 
     adapters: list
     descriptions: list
     vectors: torch.Tensor
     snapped_tasks: list = None
+    labels: list = None
+    generation_configs: list = None
 
 
 class NonFiniteWeightsError(ValueError):
@@ -76,16 +83,20 @@ class Text2LoraPipeline(DiffusionPipeline):
         self.register_modules(denoiser=denoiser, scheduler=scheduler, head_generator=head_generator)
         self.register_to_config(embedder=embedder)
         self._embedder_model = None
+        # The generator's measured accuracy (evaluation_summary.json, see text2lora.evaluation.summary), quoted in the
+        # cards of the adapters it writes; None when it has none.
+        self.evaluation_summary = None
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
         """Load like any DiffusionPipeline; components shipped in fp16 are upcast to float32 unless ``torch_dtype``
-        is given."""
+        is given. The generator's ``evaluation_summary.json`` is read when it has one that matches its files."""
         pipe = super().from_pretrained(pretrained_model_name_or_path, **kwargs)
         if "torch_dtype" not in kwargs:
             for model in (pipe.denoiser, pipe.head_generator):
                 if model is not None and model.dtype != torch.float32:
                     model.to(torch.float32)
+        pipe.evaluation_summary = _load_evaluation_summary(pretrained_model_name_or_path, kwargs.get("revision"))
         return pipe
 
     # -- helpers --------------------------------------------------------------------------------------------------
@@ -112,8 +123,22 @@ class Text2LoraPipeline(DiffusionPipeline):
 
         return torch.from_numpy(embed(prompts, self.embedder_model))
 
-    def check_inputs(self, prompt, num_inference_steps, guidance_scale, num_adapters_per_prompt, method="diffusion"):
+    @property
+    def generator_name(self):
+        """How generation configs name this generator: the folder or Hub id it was loaded from
+        (``name_or_path``), or :data:`SHIPPED_GENERATOR_NAME` for the shipped one; ``None`` when not loaded."""
+        name = self.name_or_path
+        if not name:
+            return None
+        if os.path.isdir(name) and os.path.realpath(name) == os.path.realpath(SHIPPED_GENERATOR):
+            return SHIPPED_GENERATOR_NAME
+        return str(name)
+
+    def check_inputs(self, prompt, num_inference_steps, guidance_scale, num_adapters_per_prompt, method="diffusion",
+                     labels=None):
         """Validate the call's arguments; returns ``prompt`` as a list."""
+        if labels is not None:
+            check_labels(labels)
         prompts = [prompt] if isinstance(prompt, (str, int)) else list(prompt)
         if not prompts:
             raise ValueError("Give at least one task description.")
@@ -152,6 +177,7 @@ class Text2LoraPipeline(DiffusionPipeline):
         return_dict: bool = True,
         method: str = "diffusion",
         snap_to_seen_tasks: Optional[bool] = None,
+        labels: Optional[List[str]] = None,
     ) -> Union[Text2LoraPipelineOutput, Tuple]:
         r"""Generate LoRA adapters for task descriptions.
 
@@ -183,6 +209,10 @@ class Text2LoraPipeline(DiffusionPipeline):
                 is closest to (the normalized mean of that task's training-description embeddings) instead of on its
                 own embedding. ``None`` snaps when the denoiser has anchors. Snapping makes paraphrases of seen tasks
                 reliable; it never makes a new task's adapter.
+            labels (`List[str]`, *optional*):
+                Names of label 0 and label 1 for every adapter, e.g. ``["not spam", "spam"]``. By default label 1 is
+                the label of the seen task the description was snapped to, or a short name derived from the
+                description (:func:`text2lora.labels.label_names`), and label 0 its complement.
 
         Examples:
             ```py
@@ -191,19 +221,26 @@ class Text2LoraPipeline(DiffusionPipeline):
 
             >>> pipe = Text2LoraPipeline.from_pretrained(SHIPPED_GENERATOR)
             >>> out = pipe("detect angry tweets", generator=torch.Generator().manual_seed(0))
-            >>> pipe.save_adapter(out.adapters[0], "angry-tweets", description=out.descriptions[0])
+            >>> out.labels[0]
+            ['not anger', 'anger']
+            >>> pipe.save_adapter(out.adapters[0], "angry-tweets", generation_config=out.generation_configs[0])
             ```
 
         Returns:
             [`Text2LoraPipelineOutput`] or `tuple`: the adapters (PEFT state dicts), the description each came from,
-            their flat weights and, when snapped, the seen task each was conditioned on.
+            their flat weights, when snapped the seen task each was conditioned on, each adapter's label names and
+            its generation config. The tuple is ``(adapters, descriptions, vectors)``.
         """
-        prompts = self.check_inputs(prompt, num_inference_steps, guidance_scale, num_adapters_per_prompt, method)
+        prompts = self.check_inputs(prompt, num_inference_steps, guidance_scale, num_adapters_per_prompt, method,
+                                    labels)
         device = self._execution_device
         denoiser = self.denoiser
         dtype = denoiser.dtype
+        record = {"method": method, "num_adapters_per_prompt": num_adapters_per_prompt, "labels": labels,
+                  "condition_given": condition is not None}
         if method == "hypernetwork":
-            return self._hypernetwork_adapters(prompts, num_adapters_per_prompt, condition, output_type, return_dict)
+            return self._hypernetwork_adapters(prompts, num_adapters_per_prompt, condition, output_type, return_dict,
+                                               record)
 
         # 1. Condition (a description embedding, or the anchor of the seen task it is closest to).
         if snap_to_seen_tasks is None:
@@ -212,6 +249,12 @@ class Text2LoraPipeline(DiffusionPipeline):
             raise ValueError("snap_to_seen_tasks=True needs a denoiser with condition anchors (a text denoiser trained "
                              "by a current train.py, or see scripts/add_condition_anchors.py).")
         snapped_tasks = None
+        record.update(scheduler=self.scheduler.__class__.__name__, num_inference_steps=num_inference_steps,
+                      guidance_scale=guidance_scale,
+                      snap_to_seen_tasks=bool(snap_to_seen_tasks and condition is None
+                                              and denoiser.config.condition_type == "text"),
+                      seed=generator.initial_seed() if isinstance(generator, torch.Generator) else None,
+                      device=str(generator.device) if isinstance(generator, torch.Generator) else None)
         if condition is None:
             if denoiser.config.condition_type == "text":
                 condition = self.encode_prompt(prompts)
@@ -248,10 +291,11 @@ class Text2LoraPipeline(DiffusionPipeline):
         # 4. Back to weights, check, and split into PEFT state dicts.
         vectors = denoiser.decode(sample).cpu()
         self.maybe_free_model_hooks()
-        return self._output(vectors, prompts, num_adapters_per_prompt, output_type, return_dict,
+        return self._output(vectors, prompts, num_adapters_per_prompt, output_type, return_dict, record,
                             "Try fewer guidance or more steps.", snapped_tasks)
 
-    def _output(self, vectors, prompts, num_adapters_per_prompt, output_type, return_dict, hint="", snapped_tasks=None):
+    def _output(self, vectors, prompts, num_adapters_per_prompt, output_type, return_dict, record, hint="",
+                snapped_tasks=None):
         """Check the flat weights are finite, then split them into PEFT state dicts (the pipeline's output)."""
         if not torch.isfinite(vectors).all():
             raise NonFiniteWeightsError(f"The generated weights contain NaN or Inf; nothing was written. {hint}")
@@ -259,10 +303,40 @@ class Text2LoraPipeline(DiffusionPipeline):
         adapters = [] if output_type == "vector" else [self.layout.unflatten(v) for v in vectors]
         if not return_dict:
             return adapters, descriptions, vectors
+        configs = self._generation_configs(prompts, record, snapped_tasks)
         return Text2LoraPipelineOutput(adapters=adapters, descriptions=descriptions, vectors=vectors,
-                                       snapped_tasks=snapped_tasks)
+                                       snapped_tasks=snapped_tasks, labels=[c["labels"] for c in configs],
+                                       generation_configs=configs)
 
-    def _hypernetwork_adapters(self, prompts, num_adapters_per_prompt, condition, output_type, return_dict):
+    def _generation_configs(self, prompts, record, snapped_tasks):
+        """One generation config per adapter: what produced it, recorded only where known and used by its method
+        (the sampling settings for ``"diffusion"`` only; the seed only when a ``torch.Generator`` was given)."""
+        n = record["num_adapters_per_prompt"]
+        diffusion = record["method"] == "diffusion"
+        configs = []
+        for i in range(len(prompts) * n):
+            description, snapped = prompts[i // n], snapped_tasks[i] if snapped_tasks is not None else None
+            config = {"description": description if isinstance(description, str) else None,
+                      "task_id": description if not isinstance(description, str) else None,
+                      "generator": self.generator_name, "method": record["method"]}
+            if record["condition_given"]:
+                config["condition"] = "given"  # the description did not set the condition: not reproducible from it
+            if diffusion:
+                config.update({key: record[key] for key in ("scheduler", "num_inference_steps", "guidance_scale",
+                                                            "seed", "device", "num_adapters_per_prompt",
+                                                            "snap_to_seen_tasks")})
+                if len(prompts) > 1:  # the noise of one adapter depends on its place in the call
+                    config["call_descriptions"] = list(prompts)
+            config["sample_index"] = i % n
+            config["snapped_to_task"] = snapped
+            names = check_labels(record["labels"]) if record["labels"] is not None else label_names(
+                description, snapped)
+            id2label, label2id = label_maps(names)
+            config.update(labels=names, id2label=id2label, label2id=label2id)
+            configs.append({key: value for key, value in config.items() if value is not None})
+        return configs
+
+    def _hypernetwork_adapters(self, prompts, num_adapters_per_prompt, condition, output_type, return_dict, record):
         """Adapters whose classifier head comes from ``head_generator`` and whose LoRA weights are its shared feature
         LoRA (zero when it has none)."""
         head = self.head_generator
@@ -281,7 +355,7 @@ class Text2LoraPipeline(DiffusionPipeline):
         for key, value in written.items():
             i = layout.keys.index(key)
             vectors[:, layout.offsets[i]:layout.offsets[i + 1]] = value.reshape(value.shape[0], -1).float().cpu()
-        return self._output(vectors, prompts, num_adapters_per_prompt, output_type, return_dict)
+        return self._output(vectors, prompts, num_adapters_per_prompt, output_type, return_dict, record)
 
     # -- writing adapters ---------------------------------------------------------------------------------------
     def save_adapter(self, state_dict, output_dir, description=None, generation_config=None, peft_model=None,
@@ -289,11 +363,17 @@ class Text2LoraPipeline(DiffusionPipeline):
         """Write ``state_dict`` as a PEFT adapter directory (PEFT's own save path, atomically), with
         ``generation_config.json`` and a model card. Returns the directory.
 
+        ``generation_config`` (one of the output's ``generation_configs``) is written as given, with the text
+        embedder and the text2lora version added, and label names (``labels``, ``id2label``, ``label2id``) derived
+        from the description when it has none. The card quotes the accuracy the generator's evaluation measured for
+        the adapter's method (``evaluation_summary``) when there is one.
+
         An existing non-empty ``output_dir`` is replaced only with ``overwrite=True`` and only when it is an adapter
         text2lora wrote (its ``generation_config.json``) holding nothing else; the current folder, its ancestors and
         the home folder are refused. Nothing is written or deleted when a check fails.
         """
         from ..adapters import save_adapter
+        from ..evaluation.summary import expected_accuracy
         from ..fileio import prepare_target
 
         prepare_target(output_dir, overwrite)  # before any work, so a refused target costs nothing
@@ -302,17 +382,24 @@ class Text2LoraPipeline(DiffusionPipeline):
             if not torch.isfinite(value).all():
                 raise NonFiniteWeightsError(f"'{key}' has NaN or Inf values; nothing was written.")
         spec = self.adapter_spec
-        if peft_model is None:
-            peft_model = self.peft_model()
         generation_config = dict(generation_config or {})
         generation_config.setdefault("description", description)
+        if generation_config.get("labels") is None:
+            generation_config["labels"] = label_names(generation_config["description"],
+                                                      generation_config.get("snapped_to_task"))
+        names = check_labels(generation_config["labels"], "generation_config['labels']")
+        id2label, label2id = label_maps(names)
+        generation_config.update(labels=names, id2label=id2label, label2id=label2id)
         generation_config.setdefault("embedder", self.config.embedder)
         generation_config["text2lora_version"] = _version()
+        if peft_model is None:
+            peft_model = self.peft_model()
         extra = {"generation_config.json": generation_config}
         if card:
             from ..hub.cards import render_adapter_card
 
-            extra["README.md"] = render_adapter_card(spec, generation_config)
+            expected = expected_accuracy(self.evaluation_summary, generation_config.get("method"))
+            extra["README.md"] = render_adapter_card(spec, generation_config, expected_accuracy=expected)
         return save_adapter(peft_model, output_dir, state_dict=state_dict, base_model=spec.base_model,
                             extra_files=extra, overwrite=overwrite)
 
@@ -328,6 +415,24 @@ class Text2LoraPipeline(DiffusionPipeline):
                     f"The generator's layout ({self.layout}) does not match its base model "
                     f"'{self.adapter_spec.base_model}' ({layout}).")
         return self._cached_peft
+
+
+def _load_evaluation_summary(path_or_id, revision=None):
+    """The ``evaluation_summary.json`` of a generator folder or Hub repo when it has one that matches its files, else
+    ``None`` (offline, a Hub generator's summary is read from the cache only)."""
+    from ..evaluation.summary import EVALUATION_SUMMARY, read_evaluation_summary
+
+    path_or_id = os.fspath(path_or_id)
+    if os.path.isdir(path_or_id):
+        return read_evaluation_summary(path_or_id)
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        path = hf_hub_download(path_or_id, EVALUATION_SUMMARY, revision=revision)
+    except (OSError, ValueError, EntryNotFoundError, LocalEntryNotFoundError, HfHubHTTPError):
+        return None
+    return read_evaluation_summary(os.path.dirname(path))
 
 
 def _version():
