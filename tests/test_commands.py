@@ -41,6 +41,9 @@ def test_collect_generate_and_train_head_flags():
     assert settings.epochs == 1.0 and settings.batch_size == 16
     with pytest.raises(ValueError, match="--pack"):
         collect.parse_args(["--output_dir", "z", "--push_to_hub"])
+    with pytest.raises(ValueError, match="not both"):
+        collect.parse_args(["--output_dir", "z", "--pack", "p", "--extend", "e"])
+    assert collect.parse_args(["--output_dir", "z", "--split", "unseen_dataset"])[0].split == "unseen_dataset"
     args = generate.parse_args(["--task", "a", "--task", "b", "--try", "x", "--try", "y", "--scheduler", "dpm"])
     assert args.task == ["a", "b"] and args.try_text == ["x", "y"] and args.scheduler == "dpm"
     assert generate.parse_args(["--task", "a"]).try_text is None

@@ -30,12 +30,16 @@ class CollectArguments:
     output_dir: str = field(metadata={"help": "Zoo directory (created; resumed if it exists)."})
     tasks: Optional[list[str]] = field(default=None, metadata={
         "help": "Shipped task names (default: every task).", "nargs": "*"})
-    split: Optional[str] = field(default=None, metadata={"help": "Only seen or unseen tasks.",
-                                                         "choices": ["seen", "unseen"]})
+    split: Optional[str] = field(default=None, metadata={
+        "help": "Only the tasks of one split (default: seen and unseen; unseen_dataset: the held-out datasets' tasks, "
+                "collected for evaluation only).", "choices": ["seen", "unseen", "unseen_dataset"]})
     limit: Optional[int] = field(default=None, metadata={"help": "Collect only the first N tasks."})
     embedder: str = field(default=DEFAULT_BASE_MODEL, metadata={
         "help": "For the zero-shot baseline ('none' skips it)."})
     pack: Optional[str] = field(default=None, metadata={"help": "Also write the compact fp16 zoo to this directory."})
+    extend: Optional[str] = field(default=None, metadata={
+        "help": "Append the collected tasks to this packed zoo (same recipe; e.g. the adapters of newly held-out "
+                "datasets) instead of packing a new one."})
     push_to_hub: bool = field(default=False, metadata={"help": "Upload the packed zoo as a dataset repo."})
     hub_model_id: Optional[str] = field(default=None, metadata={"help": "Dataset repo id for --push_to_hub."})
     private: bool = field(default=False, metadata={"help": "Make the dataset repo private."})
@@ -48,6 +52,8 @@ class CollectArguments:
         check_choices(self)
         if self.push_to_hub and not (self.pack and self.hub_model_id):
             raise ValueError("--push_to_hub needs --pack DIR and --hub_model_id NAME.")
+        if self.extend and self.pack:
+            raise ValueError("Give --pack (a new packed zoo) or --extend (append to one), not both.")
 
 
 def parse_args(argv=None):
@@ -76,6 +82,11 @@ def main(argv=None):
     check_output_dir(args.output_dir)
     if args.pack:
         check_output_dir(args.pack)
+    if args.extend:
+        from ..data.zoo import is_packed_zoo
+
+        if not is_packed_zoo(args.extend):
+            raise ValueError(f"--extend '{args.extend}' is not a packed text2lora zoo.")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.refresh_descriptions:
         from ..data.zoo import refresh_descriptions
@@ -107,6 +118,11 @@ def finish(args, done, seconds, fresh):
     report = zoo_report(args.output_dir, wall_seconds=seconds if fresh else None)
     print(f"median test accuracy: fine-tuned {report['median_fine_tuned_test_accuracy']:.3f}, zero-shot "
           f"{report['median_zero_shot_test_accuracy'] or float('nan'):.3f}; report: {args.output_dir}/report.md")
+    if args.extend:
+        from ..data.zoo import extend_packed_zoo
+
+        extend_packed_zoo(args.extend, args.output_dir)
+        print(f"appended {rows} rows to the packed zoo: {args.extend}")
     if args.pack:
         pack_zoo(args.output_dir, args.pack)
         print(f"packed zoo: {args.pack}")
