@@ -190,7 +190,9 @@ def build_demo(pipe=None, workdir=None, seed=0, num_inference_steps=25):
                 sentences = gr.Textbox(label="Sentences to try, one per line", lines=4)
                 button = gr.Button("Generate adapter", variant="primary")
             with gr.Column():
-                table = gr.Dataframe(label="Predictions", interactive=False)
+                _, headers = results_table([], [])
+                table = gr.Dataframe(label="Predictions", headers=headers, interactive=False, wrap=True,
+                                     column_widths=["42%", "16%", "21%", "21%"])
                 note = gr.Markdown()
                 download = gr.File(label="Adapter (PEFT folder, zipped)")
         gr.Examples(EXAMPLES, [description, negative, positive, sentences])
