@@ -20,6 +20,7 @@ def main():
     args = parser.parse_args()
     scratch = tempfile.mkdtemp(prefix="t2l-shot-")
     os.environ["GRADIO_TEMP_DIR"] = os.path.join(scratch, "gradio")  # before gradio is imported
+    os.environ["MPLCONFIGDIR"] = os.path.join(scratch, "matplotlib")  # gradio imports matplotlib
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     from playwright.sync_api import sync_playwright
 
