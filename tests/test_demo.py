@@ -31,6 +31,16 @@ def test_label_names_and_sentence_lines():
         sentence_lines("x\n" * (MAX_SENTENCES + 1))
 
 
+def test_prune_keeps_the_newest_request_folders(tmp_path):
+    from text2lora.demo import _prune
+
+    for i in range(5):
+        (tmp_path / f"r{i}").mkdir()
+        os.utime(tmp_path / f"r{i}", (1000 + i, 1000 + i))
+    _prune(str(tmp_path), keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r3", "r4"]
+
+
 def test_generate_adapter_try_sentences_and_the_zip(tiny_generator, tmp_path):
     """The adapter is written through save_adapter, classifies with softmax probabilities equal to generate.py's
     --try, and its zip holds a PEFT folder that loads with PeftModel.from_pretrained and has the generated weights."""
@@ -140,6 +150,9 @@ def test_app_in_a_headless_browser(tmp_path, tmp_path_factory, monkeypatch):
         with sync_playwright() as playwright:
             context, refused = open_browser(playwright, home, url)
             page = context.new_page()
+            page.goto(url)
+            page.get_by_role("button", name="Generate adapter").click()  # no description: an error, no adapter
+            page.get_by_text("Describe the task first").first.wait_for(timeout=30_000)
             start = time.monotonic()
             generate_in_page(page, url, "detect spam", ("not spam", "spam"),
                              ["WIN a FREE iPhone, click here now", "see you at lunch tomorrow"])

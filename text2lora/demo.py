@@ -172,7 +172,7 @@ def build_demo(pipe=None, workdir=None, seed=0, num_inference_steps=25):
                                                     num_inference_steps=num_inference_steps)
             results = try_sentences(adapter_dir, sentences, labels)
         except ValueError as err:
-            raise gr.Error(str(err)) from None
+            raise gr.Error(str(err), print_exception=False) from None  # bad input: no traceback
         rows, headers = results_table(sentences, results)
         return (gr.Dataframe(value=rows, headers=headers, visible=bool(rows)), snapped_note(description, snapped),
                 zip_adapter(adapter_dir))
@@ -196,9 +196,9 @@ def build_demo(pipe=None, workdir=None, seed=0, num_inference_steps=25):
                 note = gr.Markdown()
                 download = gr.File(label="Adapter (PEFT folder, zipped)")
         gr.Examples(EXAMPLES, [description, negative, positive, sentences])
-        inputs = [description, negative, positive, sentences]
-        button.click(run, inputs, [table, note, download], concurrency_limit=1)
-        description.submit(run, inputs, [table, note, download], concurrency_limit=1)
+        # One event for the button and Enter, one run at a time: the pipeline's scheduler holds per-run state.
+        gr.on([button.click, description.submit], run, [description, negative, positive, sentences],
+              [table, note, download], concurrency_limit=1)
     return demo
 
 
