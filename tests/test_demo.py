@@ -94,13 +94,6 @@ def test_generate_adapter_try_sentences_and_the_zip(tiny_generator, tmp_path):
         generate_adapter(pipe, "  ", labels, str(tmp_path / "work"))
 
 
-def test_app_is_a_thin_script():
-    from test_commands import _imports
-
-    path = os.path.join(ROOT, "app.py")
-    assert len(open(path).read().splitlines()) <= 20 and _imports(path) == {"text2lora"}
-
-
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -170,7 +163,8 @@ def test_app_in_a_headless_browser(tmp_path, tmp_path_factory, monkeypatch):
         table = text[text.index("P(spam)"):text.index("Conditioned on")].split()
         probabilities = [float(cell) for cell in table if cell.replace(".", "", 1).isdigit()]
         assert len(probabilities) == 4 and all(0 <= p <= 1 for p in probabilities)
-        assert probabilities[0] + probabilities[1] == pytest.approx(1, abs=2e-3)
+        assert [probabilities[0] + probabilities[1], probabilities[2] + probabilities[3]] == pytest.approx([1, 1],
+                                                                                                      abs=2e-3)
         assert download_name.startswith("detect-spam") and download_name.endswith(".zip")
         name = download_name[: -len(".zip")]
         with zipfile.ZipFile(archive) as z:
