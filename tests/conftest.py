@@ -1,7 +1,8 @@
 """Shared fixtures: a tiny random BERT built from config (no Hub), synthetic tasks, and a tiny collected zoo.
 
 Before anything imports a Hugging Face library, every cache the tests could write (HF hub, datasets, XDG caches,
-matplotlib) is pointed into one temporary folder, removed at the end: tests never write the user's cache or home.
+matplotlib, Gradio's files) is pointed into one temporary folder, removed at the end: tests never write the user's
+cache or home.
 ``USER_CACHES`` records what the user's caches held, for tests/test_user_cache_untouched.py.
 """
 
@@ -36,6 +37,8 @@ for _var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_DATASETS_CACHE", "HF_A
 os.environ["HF_HOME"] = os.path.join(TEST_HOME, "huggingface")
 os.environ["XDG_CACHE_HOME"] = os.path.join(TEST_HOME, "cache")
 os.environ["MPLCONFIGDIR"] = os.path.join(TEST_HOME, "matplotlib")
+os.environ["GRADIO_TEMP_DIR"] = os.path.join(TEST_HOME, "gradio")  # read when gradio is imported
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

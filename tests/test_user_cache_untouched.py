@@ -9,7 +9,8 @@ from conftest import TEST_HOME, USER_CACHES, _cache_listing
 def test_caches_point_into_the_test_folder():
     from huggingface_hub import constants
 
-    for path in (constants.HF_HOME, constants.HF_HUB_CACHE, os.environ["XDG_CACHE_HOME"]):
+    gradio_files = os.environ["GRADIO_TEMP_DIR"]
+    for path in (constants.HF_HOME, constants.HF_HUB_CACHE, os.environ["XDG_CACHE_HOME"], gradio_files):
         assert os.path.realpath(path).startswith(os.path.realpath(TEST_HOME) + os.sep), path
 
 
