@@ -18,12 +18,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_label_names_and_sentence_lines():
-    from text2lora.demo import DEFAULT_LABELS, MAX_SENTENCES, label_names, sentence_lines
+    from text2lora.demo import MAX_SENTENCES, label_names, sentence_lines
 
-    assert label_names() == DEFAULT_LABELS == ("does not match", "matches")
-    assert label_names(" not spam ", "spam") == ("not spam", "spam")
-    assert label_names("", "spam") == ("does not match", "spam")
-    with pytest.raises(ValueError, match="must differ"):
+    assert label_names() is None and label_names(" ", "") is None  # named by the library from the description
+    assert label_names(" not spam ", "spam") == ["not spam", "spam"]
+    with pytest.raises(ValueError, match="both labels"):
+        label_names("", "spam")
+    with pytest.raises(ValueError, match="two different names"):
         label_names("spam", "spam")
     assert sentence_lines("  first \n\n second\n  \n") == ["first", "second"]
     assert sentence_lines(None) == []
@@ -49,7 +50,6 @@ def test_generate_adapter_try_sentences_and_the_zip(tiny_generator, tmp_path):
     from transformers import AutoModelForSequenceClassification
 
     from text2lora import resolve_model
-    from text2lora.commands.generate import try_adapter
     from text2lora.demo import generate_adapter, results_table, try_sentences, zip_adapter
     from text2lora.pipelines import load_generator
 
@@ -60,17 +60,23 @@ def test_generate_adapter_try_sentences_and_the_zip(tiny_generator, tmp_path):
     assert os.path.dirname(adapter_dir) == str(tmp_path / "work")
     assert snapped == "good_task"  # the tiny generator has condition anchors: snapped to the closest seen task
     config = json.load(open(os.path.join(adapter_dir, "generation_config.json")))
-    assert config["description"] == "detect good texts" and config["label_names"] == ["other", "good"]
-    assert config["snapped_to_task"] == "good_task" and config["num_inference_steps"] == 2
+    assert config["description"] == "detect good texts" and config["labels"] == ["other", "good"]
+    assert config["id2label"] == {"0": "other", "1": "good"} and config["num_inference_steps"] == 2
+    out = pipe("detect good texts", num_inference_steps=2, generator=torch.Generator().manual_seed(0),
+               labels=labels)
+    recorded = {k: v for k, v in config.items() if k not in ("embedder", "text2lora_version")}  # save_adapter's
+    assert recorded == json.loads(json.dumps(out.generation_configs[0]))  # the pipeline's own record, as generate.py
 
     sentences = ["a great and lovely day", "the bank transfer failed", "x"]
-    results = try_sentences(adapter_dir, sentences, labels)
+    results = try_sentences(adapter_dir, sentences)
     assert [list(r) for r in results] == [["other", "good"]] * 3
     for r in results:
         assert all(0.0 <= p <= 1.0 for p in r.values()) and sum(r.values()) == pytest.approx(1.0, abs=1e-6)
     base = pipe.adapter_spec.base_model
-    assert [r["good"] for r in results] == pytest.approx(try_adapter(adapter_dir, sentences, base), abs=1e-6)
-    assert try_sentences(adapter_dir, [], labels) == []
+    from text2lora.inference import classify, load_classifier
+
+    assert results == classify(sentences, *load_classifier(adapter_dir))  # generate.py --try's classification
+    assert try_sentences(adapter_dir, []) == []
     rows, headers = results_table(sentences, results)
     assert headers == ["sentence", "label", "P(other)", "P(good)"]
     assert [row[1] for row in rows] == [max(r, key=r.get) for r in results] and rows[0][0] == sentences[0]

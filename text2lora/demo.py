@@ -17,7 +17,6 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Optional
 
-DEFAULT_LABELS = ("does not match", "matches")
 MAX_SENTENCES = 32
 KEEP_RECENT = 8  # request folders kept in the demo's folder; older ones are removed
 EXAMPLES = [
@@ -51,11 +50,16 @@ class DemoArguments:
 
 
 def label_names(negative=None, positive=None):
-    """The names of label 0 and label 1: the given ones, stripped, or ``DEFAULT_LABELS`` for a blank one."""
-    names = tuple((name or "").strip() or default for name, default in zip((negative, positive), DEFAULT_LABELS))
-    if names[0] == names[1]:
-        raise ValueError(f"The two label names must differ; both are {names[0]!r}.")
-    return names
+    """The names of label 0 and label 1 the user typed (stripped), or ``None`` when both are blank: the library then
+    names them from the matched task or the description (:mod:`text2lora.labels`)."""
+    from .labels import check_labels
+
+    names = [(name or "").strip() for name in (negative, positive)]
+    if not any(names):
+        return None
+    if not all(names):
+        raise ValueError("Name both labels, or leave both blank to have them named from the description.")
+    return check_labels(names)
 
 
 def sentence_lines(text):
@@ -67,54 +71,34 @@ def sentence_lines(text):
 
 
 def generate_adapter(pipe, description, labels, workdir, seed=0, num_inference_steps=25):
-    """Generate the adapter for ``description`` and save it under ``workdir``; returns (adapter folder, the seen task
-    the description was snapped to or ``None``). ``labels`` (names of label 0 and 1) are recorded in its
-    ``generation_config.json``."""
+    """Generate the adapter for ``description`` and save it under ``workdir`` with the pipeline's own generation
+    config (the card and config ``generate.py`` writes for the same call); returns (adapter folder, the seen task the
+    description was snapped to or ``None``). ``labels``: names of label 0 and 1, or ``None`` to derive them."""
     import torch
 
-    from .pipelines import SHIPPED_GENERATOR, adapter_folder_name
+    from .pipelines import adapter_folder_name
 
     if not description or not description.strip():
         raise ValueError("Describe the task first, e.g. \"detect clickbait headlines\".")
     description = description.strip()
-    out = pipe(description, num_inference_steps=num_inference_steps, generator=torch.Generator().manual_seed(seed))
+    out = pipe(description, num_inference_steps=num_inference_steps, generator=torch.Generator().manual_seed(seed),
+               labels=labels)
     snapped = out.snapped_tasks[0] if out.snapped_tasks is not None else None
-    source = os.path.realpath(pipe.name_or_path or "")
-    config = {"description": description,
-              "generator": "text2lora (shipped default)" if source == os.path.realpath(SHIPPED_GENERATOR)
-              else pipe.name_or_path,
-              "method": "diffusion", "scheduler": pipe.scheduler.__class__.__name__,
-              "num_inference_steps": num_inference_steps, "guidance_scale": 1.0, "seed": seed, "sample_index": 0,
-              "label_names": list(labels)}
-    if snapped is not None:
-        config["snapped_to_task"] = snapped
     target = os.path.join(workdir, adapter_folder_name(description, "diffusion", seed))
-    pipe.save_adapter(out.adapters[0], target, description=description, generation_config=config)
+    pipe.save_adapter(out.adapters[0], target, generation_config=out.generation_configs[0])
     return target, snapped
 
 
-def try_sentences(adapter_dir, sentences, labels):
-    """Classify ``sentences`` with the adapter in ``adapter_dir`` loaded by plain PEFT on its base model; returns one
-    {label name: probability} per sentence (label 0 first)."""
-    import json
-
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from .hub import resolve_model
+def try_sentences(adapter_dir, sentences):
+    """Classify ``sentences`` with the adapter in ``adapter_dir`` loaded by plain PEFT on its base model
+    (:func:`text2lora.inference.load_classifier`); returns one {label name: probability} per sentence (label 0
+    first)."""
+    from .inference import classify, load_classifier
 
     if not sentences:
         return []
-    with open(os.path.join(adapter_dir, "adapter_config.json")) as f:
-        base_path = resolve_model(json.load(f)["base_model_name_or_path"])
-    tokenizer = AutoTokenizer.from_pretrained(base_path)
-    base = AutoModelForSequenceClassification.from_pretrained(base_path, num_labels=len(labels))
-    model = PeftModel.from_pretrained(base, adapter_dir).eval()
-    with torch.no_grad():
-        enc = tokenizer(list(sentences), padding=True, truncation=True, max_length=64, return_tensors="pt")
-        probs = torch.softmax(model(**enc).logits, -1).tolist()
-    return [dict(zip(labels, row)) for row in probs]
+    model, tokenizer = load_classifier(adapter_dir)
+    return classify(list(sentences), model, tokenizer)
 
 
 def zip_adapter(adapter_dir):
@@ -125,7 +109,7 @@ def zip_adapter(adapter_dir):
 
 def results_table(sentences, results):
     """Rows of (sentence, predicted label, probability of each label) and their headers."""
-    names = list(results[0]) if results else list(DEFAULT_LABELS)
+    names = list(results[0]) if results else ["label 0", "label 1"]
     headers = ["sentence", "label"] + [f"P({name})" for name in names]
     rows = [[sentence, max(probs, key=probs.get)] + [round(probs[name], 3) for name in names]
             for sentence, probs in zip(sentences, results)]
@@ -170,7 +154,7 @@ def build_demo(pipe=None, workdir=None, seed=0, num_inference_steps=25):
             request_dir = tempfile.mkdtemp(dir=workdir)
             adapter_dir, snapped = generate_adapter(pipe, description, labels, request_dir, seed=seed,
                                                     num_inference_steps=num_inference_steps)
-            results = try_sentences(adapter_dir, sentences, labels)
+            results = try_sentences(adapter_dir, sentences)
         except ValueError as err:
             raise gr.Error(str(err), print_exception=False) from None  # bad input: no traceback
         rows, headers = results_table(sentences, results)
@@ -185,8 +169,8 @@ def build_demo(pipe=None, workdir=None, seed=0, num_inference_steps=25):
             with gr.Column():
                 description = gr.Textbox(label="Task description", placeholder="detect clickbait headlines")
                 with gr.Row():
-                    negative = gr.Textbox(label="Label 0 name (optional)", placeholder=DEFAULT_LABELS[0])
-                    positive = gr.Textbox(label="Label 1 name (optional)", placeholder=DEFAULT_LABELS[1])
+                    negative = gr.Textbox(label="Label 0 name (optional)", placeholder="not clickbait")
+                    positive = gr.Textbox(label="Label 1 name (optional)", placeholder="clickbait")
                 sentences = gr.Textbox(label="Sentences to try, one per line", lines=4)
                 button = gr.Button("Generate adapter", variant="primary")
             with gr.Column():
