@@ -357,6 +357,7 @@ def test_multitask_stage_trains_the_shared_lora_with_the_task_loss(head_generato
                             "--multitask_learning_rate", "5e-2"])
     assert info["multitask"]["steps"] == 6 and info["feature_lora"] is None
     assert info["validation"]["seen"]["tasks"] == 3 and info["validation"]["unseen"]["tasks"] == 1  # money_task
+    assert info["validation"]["unseen_labels"]["tasks"] == 1 and info["validation"]["unseen_datasets"] is None
     assert info["validation"]["before_multitask"]["seen"]["tasks"] == 3
     pipe = Text2LoraPipeline.from_pretrained(tmp_path / "gen")
     lora_state = pipe.head_generator.feature_lora_state()

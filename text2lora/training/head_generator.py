@@ -222,6 +222,16 @@ def validate_head(model, features, task_rows, descriptions, embedder):
             "median_balanced_accuracy": float(np.median(accuracies))}
 
 
+def validate_unseen(model, features, task_rows, tasks, descriptions, embedder):
+    """:func:`validate_head` on the tasks no component trains on: all of them ("unseen"), and each split alone
+    ("unseen_labels": new labels of seen datasets; "unseen_datasets": held-out datasets)."""
+    out = {"unseen": validate_head(model, features, task_rows, descriptions, embedder)}
+    for key, split in (("unseen_labels", "unseen"), ("unseen_datasets", "unseen_dataset")):
+        rows = {n: r for n, r in task_rows.items() if tasks[n].split == split}
+        out[key] = validate_head(model, features, rows, descriptions, embedder)
+    return out
+
+
 def build_head(layout, spec, features, sentence, lora_state, projection):
     """A new ``HeadHypernetwork`` writing the classifier head of ``layout`` (and the feature LoRA, if any), with the
     fitted feature ``projection``."""
@@ -311,7 +321,7 @@ def train_head_generator(args: HeadTrainingArguments) -> dict:
     descriptions.update({n: unseen[n].heldout_descriptions or unseen[n].descriptions[:1] for n in unseen})
     validation = {"split": "val", "descriptions": "held-out",
                   "seen": validate_head(model, features, seen_val, descriptions, embedder),
-                  "unseen": validate_head(model, unseen_features, unseen_val, descriptions, embedder)}
+                  **validate_unseen(model, unseen_features, unseen_val, unseen, descriptions, embedder)}
 
     # 5. Optionally, the multi-task stage: the shared LoRA and the head trained together through the base.
     multitask = None
@@ -334,7 +344,7 @@ def train_head_generator(args: HeadTrainingArguments) -> dict:
                                                   lora_state=lora_state, progress=False)
         validation = {"split": "val", "descriptions": "held-out",
                       "seen": validate_head(model, seen_features, seen_val, descriptions, embedder),
-                      "unseen": validate_head(model, unseen_features, unseen_val, descriptions, embedder),
+                      **validate_unseen(model, unseen_features, unseen_val, unseen, descriptions, embedder),
                       "before_multitask": validation_before}
         multitask = {"steps": args.multitask_steps, "first_loss": float(np.mean(multitask_losses[:20])),
                      "final_loss": float(np.mean(multitask_losses[-20:]))}
