@@ -162,7 +162,7 @@ def extend_packed_zoo(packed_dir, zoo_dir, dtype=torch.float16):
     """Append the tasks of the collection ``zoo_dir`` to the packed zoo ``packed_dir`` (atomically), e.g. the adapters
     of newly held-out datasets, collected for evaluation only, without re-collecting the rest. Both zoos must share
     the LoRA spec, the training settings and the layout, and no task may be in both; the packed zoo's report is
-    rewritten over the combined index (collection time: the sum of both). Returns ``packed_dir``."""
+    rewritten over the combined index (its training time summed over tasks; no wall time). Returns ``packed_dir``."""
     if not is_packed_zoo(packed_dir):
         raise ValueError(f"'{packed_dir}' is not a packed text2lora zoo.")
     old, new = Zoo.load(packed_dir), Zoo.load(zoo_dir)
@@ -179,15 +179,7 @@ def extend_packed_zoo(packed_dir, zoo_dir, dtype=torch.float16):
         for name in ("layout.json", "zoo_config.json"):
             shutil.copy(os.path.join(packed_dir, name), os.path.join(tmp, name))
         write_jsonl(os.path.join(tmp, "index.jsonl"), old.rows + new.rows)
-        previous = []
-        for folder in (packed_dir, zoo_dir):
-            path = os.path.join(folder, "report.json")
-            if os.path.exists(path):
-                with open(path) as f:
-                    previous.append(json.load(f))
-        walls = [r.get("wall_seconds") for r in previous]
-        wall = sum(walls) if len(walls) == 2 and None not in walls else None
-        zoo_report(tmp, wall_seconds=wall, machine=previous[0].get("machine") if previous else None)
+        zoo_report(tmp)  # the two collections ran at different times: only the summed training time is stated
     return packed_dir
 
 
@@ -298,7 +290,8 @@ def zoo_report(zoo_dir, wall_seconds=None, machine=None):
         "per_family": {f: {"tasks": len(v), "median_fine_tuned": med([r["test_accuracy"] for r in v]),
                            "median_zero_shot": med([r["zero_shot_test_accuracy"] for r in v]),
                            "seen": sum(r["split"] == "seen" for r in v),
-                           "unseen": sum(r["split"] == "unseen" for r in v)}
+                           "unseen": sum(r["split"] == "unseen" for r in v),
+                           "unseen_dataset": sum(r["split"] == "unseen_dataset" for r in v)}
                        for f, v in sorted(families.items())},
         "tasks": [{k: r[k] for k in ("task", "family", "split", "dataset", "test_accuracy", "val_accuracy",
                                      "zero_shot_test_accuracy", "train_seconds")} for r in tasks],
@@ -332,10 +325,11 @@ def _zoo_report_markdown(report, num_families, wall_seconds=None):
              f"- training time, summed over tasks: {report['sum_train_seconds'] / 60:.1f} min"
              + (f"; wall time of the collection: {wall_seconds / 60:.1f} min on {report['machine']}"
                 if wall_seconds else ""), "",
-             "| family | tasks (seen/unseen) | median fine-tuned | median zero-shot |", "|---|---|---|---|"]
+             "| family | tasks (seen/unseen/held-out dataset) | median fine-tuned | median zero-shot |",
+             "|---|---|---|---|"]
     for fam, v in report["per_family"].items():
-        lines.append(f"| {fam} | {v['tasks']} ({v['seen']}/{v['unseen']}) | {fmt(v['median_fine_tuned'])} | "
-                     f"{fmt(v['median_zero_shot'])} |")
+        lines.append(f"| {fam} | {v['tasks']} ({v['seen']}/{v['unseen']}/{v.get('unseen_dataset', 0)}) | "
+                     f"{fmt(v['median_fine_tuned'])} | {fmt(v['median_zero_shot'])} |")
     lines += ["", "| task | family | split | fine-tuned test | zero-shot test | train s |", "|---|---|---|---|---|---|"]
     for r in report["tasks"]:
         lines.append(f"| {r['task']} | {r['family']} | {r['split']} | {fmt(r['test_accuracy'])} | "
