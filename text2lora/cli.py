@@ -3,6 +3,8 @@ with exit code 2."""
 
 import argparse
 import dataclasses
+import importlib.util
+import os
 import sys
 
 
@@ -16,14 +18,34 @@ def dataclass_parser(dataclass_types, description=None):
     ``HfArgumentParser`` gives every list field ``nargs="+"``; a field whose metadata names ``nargs`` gets that one
     instead (``nargs="*"``: the flag alone means an empty list).
     """
-    from transformers import HfArgumentParser
-
-    parser = HfArgumentParser(dataclass_types, description=description, formatter_class=HelpFormatter)
+    parser = hf_argument_parser()(dataclass_types, description=description, formatter_class=HelpFormatter)
     for dtype in parser.dataclass_types:
         for field in dataclasses.fields(dtype):
             if "nargs" in field.metadata:
                 parser._option_string_actions[f"--{field.name}"].nargs = field.metadata["nargs"]
     return parser
+
+
+def hf_argument_parser():
+    """The class ``transformers.HfArgumentParser``, without importing transformers when it is not imported yet.
+
+    Importing transformers takes about a second, which ``--help`` and a bad flag should not wait for; the module that
+    defines the parser needs only the standard library and yaml, so it is loaded from its file on its own. Should it
+    ever need the rest of transformers, the package import is the fallback.
+    """
+    if "transformers" not in sys.modules:
+        spec = importlib.util.find_spec("transformers")
+        path = os.path.join(spec.submodule_search_locations[0], "hf_argparser.py")
+        module_spec = importlib.util.spec_from_file_location("text2lora._hf_argparser", path)
+        module = importlib.util.module_from_spec(module_spec)
+        try:
+            module_spec.loader.exec_module(module)
+            return module.HfArgumentParser
+        except ImportError:
+            pass
+    from transformers import HfArgumentParser
+
+    return HfArgumentParser
 
 
 def parse_dataclasses(dataclass_types, argv=None, description=None):

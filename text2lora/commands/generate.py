@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..cli import check_choices, check_device, parse_dataclasses, run_cli
-from ..pipelines import load_generator
 
 
 @dataclass
@@ -124,6 +123,8 @@ def generate_adapters(args, targets):
     """Sample the adapters and save each into its target folder; returns (description, folder, snapped task,
     replaced) per adapter and the pipeline."""
     import torch
+
+    from ..pipelines import load_generator
 
     pipe = load_generator(args.generator, args.device, scheduler=args.scheduler)
     generator = torch.Generator(device=args.device).manual_seed(args.seed)

@@ -12,3 +12,15 @@ from .pipeline_text2lora import (
 
 __all__ = ["SHIPPED_GENERATOR", "NonFiniteWeightsError", "Text2LoraPipeline", "Text2LoraPipelineOutput",
            "adapter_folder_name", "load_generator", "swap_scheduler", "task_slug"]
+
+
+def _register_with_diffusers():
+    """Make ``DiffusionPipeline.from_pretrained(dir)`` find text2lora's pipeline class by name."""
+    import diffusers
+
+    for cls in (Text2LoraPipeline,):
+        if not hasattr(diffusers, cls.__name__):
+            setattr(diffusers, cls.__name__, cls)
+
+
+_register_with_diffusers()
