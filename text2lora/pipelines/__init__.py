@@ -1,5 +1,6 @@
 """Pipelines: :class:`Text2LoraPipeline`, description in, PEFT adapter out."""
 
+from .. import models  # noqa: F401  (diffusers loads a pipeline's components only from modules imported already)
 from .loading import load_generator, swap_scheduler
 from .pipeline_text2lora import (
     SHIPPED_GENERATOR,
