@@ -87,9 +87,16 @@ def run_timed(command, repo, threads=None):
 
 def child(args, mode):
     """Run the ``phases`` or ``warm`` measurement in this fresh process (as ``--repo``'s code) and print JSON."""
+    import inspect
+
+    from text2lora.cli import run_cli
+
     out_root = tempfile.mkdtemp(prefix="t2l-bench-cold-")
     try:
-        result = phases(args, out_root) if mode == "phases" else warm(args, out_root)
+        if mode == "phases" and "cyclic_gc" in inspect.signature(run_cli).parameters:  # as generate.py runs
+            result = run_cli(lambda argv: phases(args, out_root), cyclic_gc=False)
+        else:
+            result = phases(args, out_root) if mode == "phases" else warm(args, out_root)
     finally:
         shutil.rmtree(out_root, ignore_errors=True)
     print(json.dumps(result))

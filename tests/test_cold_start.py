@@ -177,3 +177,20 @@ def test_embedding_the_default_model_imports_no_sentence_transformers():
                           "if m in sys.modules))")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["(1,", "384)", "[]"]
+
+
+def test_run_cli_can_switch_the_cyclic_gc_off_for_the_run():
+    import gc
+
+    from text2lora.cli import run_cli
+
+    def fails(argv):
+        assert not gc.isenabled()
+        raise ValueError("bad flag")
+
+    assert gc.isenabled()
+    assert run_cli(lambda argv: gc.isenabled(), cyclic_gc=False) is False
+    assert gc.isenabled() and run_cli(lambda argv: gc.isenabled()) is True
+    with pytest.raises(SystemExit):
+        run_cli(fails, cyclic_gc=False)
+    assert gc.isenabled()
