@@ -194,7 +194,7 @@ def main(argv=None):
         commands[f"generate ({label})"] = ([sys.executable, "generate.py"] + generate_argv(args, "{out}"), repo)
         commands[f"help ({label})"] = ([sys.executable, "generate.py", "--help"], repo)
     times = {name: [] for name in commands}
-    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    load_before = os.getloadavg()[0]
     try:
         for round_index in range(args.repeats):
             for k, (name, (command, repo)) in enumerate(commands.items()):
@@ -208,7 +208,7 @@ def main(argv=None):
         warm_runs = {label: child_json(args, "warm", repo) for label, repo in repos.items()}
     finally:
         shutil.rmtree(out_root, ignore_errors=True)
-    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    load_after = os.getloadavg()[0]
 
     torch_s = stats(times["import torch"])
     cold = {name: {"seconds": stats(values), "ratio_of_medians": stats(values)["median"] / torch_s["median"],
@@ -231,8 +231,10 @@ def main(argv=None):
         ["command", "seconds", "x import torch (medians)", "x import torch (median per round)"],
         [[display[name], fmt_s(c["seconds"]), fmt(c["ratio_of_medians"]), fmt(c["median_ratio_per_round"])]
          for name, c in cold.items()],
-        notes=[f"load average (1 min) before the rounds {load_before}, after everything {load_after}: the machine is "
-               "shared, so compare the ratios to import torch rather than the seconds"]
+        notes=[f"load average (1 min) before the rounds {load_before:.2f}, after everything {load_after:.2f}: on a "
+               "shared machine compare the ratios to import torch rather than the seconds",
+               f"OMP_NUM_THREADS={args.threads} in every timed process" if args.threads
+               else "OMP_NUM_THREADS unset (torch's choice of threads, as a user runs it)"]
               + ([f"baseline: {repos['baseline']}"] if args.baseline else []))]
     labels = list(repos)
     rows = [[text] + [fmt_s(phase_stats[label][key]) for label in labels] for key, text in PHASES]
