@@ -13,6 +13,7 @@ process, the first call (which loads the embedder and the PEFT model) and the la
 """
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -87,23 +88,21 @@ def run_timed(command, repo, threads=None):
 
 def child(args, mode):
     """Run the ``phases`` or ``warm`` measurement in this fresh process (as ``--repo``'s code) and print JSON."""
-    import inspect
-
-    from text2lora.cli import run_cli
-
     out_root = tempfile.mkdtemp(prefix="t2l-bench-cold-")
     try:
-        if mode == "phases" and "cyclic_gc" in inspect.signature(run_cli).parameters:  # as generate.py runs
-            result = run_cli(lambda argv: phases(args, out_root), cyclic_gc=False)
-        else:
-            result = phases(args, out_root) if mode == "phases" else warm(args, out_root)
+        result = phases(args, out_root) if mode == "phases" else warm(args, out_root)
     finally:
         shutil.rmtree(out_root, ignore_errors=True)
     print(json.dumps(result))
 
 
 def phases(args, out_root):
-    """The steps of ``generate.py`` (text2lora.commands.generate.main) timed one by one, in a fresh process."""
+    """The steps of ``generate.py`` (text2lora.commands.generate.main) timed one by one, in a fresh process, under
+    the process settings of the checkout's ``generate.py`` (its ``run_cli(main, one_shot=True)``, when it has it)."""
+    with open(os.path.join(args.repo, "generate.py"), encoding="utf-8") as f:
+        if "one_shot=True" in f.read():
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            gc.disable()
     marks, last = {}, [time.perf_counter()]
 
     def mark(name):

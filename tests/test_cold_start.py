@@ -179,7 +179,7 @@ def test_embedding_the_default_model_imports_no_sentence_transformers():
     assert result.stdout.split() == ["(1,", "384)", "[]"]
 
 
-def test_run_cli_can_switch_the_cyclic_gc_off_for_the_run():
+def test_run_cli_one_shot_runs_without_the_cyclic_gc_and_with_sleeping_openmp_threads(monkeypatch):
     import gc
 
     from text2lora.cli import run_cli
@@ -188,9 +188,12 @@ def test_run_cli_can_switch_the_cyclic_gc_off_for_the_run():
         assert not gc.isenabled()
         raise ValueError("bad flag")
 
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     assert gc.isenabled()
-    assert run_cli(lambda argv: gc.isenabled(), cyclic_gc=False) is False
-    assert gc.isenabled() and run_cli(lambda argv: gc.isenabled()) is True
+    assert run_cli(lambda argv: gc.isenabled()) is True and "OMP_WAIT_POLICY" not in os.environ
+    assert run_cli(lambda argv: (gc.isenabled(), os.environ["OMP_WAIT_POLICY"]), one_shot=True) == (False, "PASSIVE")
+    assert gc.isenabled()
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # the user's choice stands
     with pytest.raises(SystemExit):
-        run_cli(fails, cyclic_gc=False)
-    assert gc.isenabled()
+        run_cli(fails, one_shot=True)
+    assert gc.isenabled() and os.environ["OMP_WAIT_POLICY"] == "ACTIVE"

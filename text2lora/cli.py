@@ -89,17 +89,22 @@ def check_device(name):
     return name
 
 
-def run_cli(main, argv=None, cyclic_gc=True):
+def run_cli(main, argv=None, one_shot=False):
     """Call ``main(argv)``; bad input (``ValueError``) and file-system refusals (``OSError``) become one line on
     stderr and exit code 2, with no traceback. A network failure exits with 3.
 
-    ``cyclic_gc=False`` switches Python's cyclic garbage collector off while ``main`` runs, for short commands
-    (generate.py): their imports and model loads create a great many long-lived objects, which each full collection
-    scans again (about a second of a cold start), and hardly any garbage cycles; reference counting still frees
-    memory as usual.
+    ``one_shot=True`` is for short commands (generate.py), whose start-up is most of their time:
+
+    - Python's cyclic garbage collector is off while ``main`` runs: the imports and model loads create a great many
+      long-lived objects, which each full collection scans again (about a second of a cold start), and hardly any
+      garbage cycles; reference counting frees memory as usual;
+    - OpenMP threads that wait sleep instead of spinning (``OMP_WAIT_POLICY=PASSIVE`` unless set; it applies when
+      torch is imported later in the process): on a machine whose cores are busy, spinning threads made the small
+      operations of sampling wait for each other, 25 steps taking seconds instead of a tenth of one.
     """
     gc_was_enabled = gc.isenabled()
-    if not cyclic_gc:
+    if one_shot:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         gc.disable()
     try:
         return main(argv)

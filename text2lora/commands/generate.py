@@ -208,4 +208,4 @@ def shorten(text, width):
 
 def run():
     """The ``text2lora-generate`` console script."""
-    run_cli(main, cyclic_gc=False)
+    run_cli(main, one_shot=True)
