@@ -96,13 +96,21 @@ def child(args, mode):
     print(json.dumps(result))
 
 
+def one_shot_settings(repo):
+    """Apply what the checkout's ``generate.py`` sets for its run (``run_cli(main, one_shot=True)``, when it has it:
+    OpenMP threads that sleep while waiting, no cyclic GC); returns whether it did."""
+    with open(os.path.join(repo, "generate.py"), encoding="utf-8") as f:
+        if "one_shot=True" not in f.read():
+            return False
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    gc.disable()
+    return True
+
+
 def phases(args, out_root):
-    """The steps of ``generate.py`` (text2lora.commands.generate.main) timed one by one, in a fresh process, under
-    the process settings of the checkout's ``generate.py`` (its ``run_cli(main, one_shot=True)``, when it has it)."""
-    with open(os.path.join(args.repo, "generate.py"), encoding="utf-8") as f:
-        if "one_shot=True" in f.read():
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-            gc.disable()
+    """The steps of ``generate.py`` (text2lora.commands.generate.main) timed one by one, in a fresh process with the
+    process settings of the checkout's ``generate.py``."""
+    one_shot_settings(args.repo)
     marks, last = {}, [time.perf_counter()]
 
     def mark(name):
@@ -141,8 +149,9 @@ def phases(args, out_root):
 
 
 def warm(args, out_root):
-    """Text to a written adapter in one process with the generator loaded: every call's seconds (the first one loads
-    the embedder and the PEFT model)."""
+    """Text to a written adapter in one process with the generator loaded, as in one ``generate.py`` run (its process
+    settings): every call's seconds (the first one loads the embedder and the PEFT model)."""
+    one_shot_settings(args.repo)
     import torch
 
     from text2lora.commands.generate import quiet_libraries
@@ -248,7 +257,7 @@ def main(argv=None):
                          f"later calls, median (min–max) of {args.warm_repeats}"],
                         [[label, fmt(w["first_call_s"]), fmt_s(w["later_calls_s"])] for label, w in warm_stats.items()],
                         notes=["a call = pipe([description]) with 25 DDIM steps (snapped) + pipe.save_adapter; a new "
-                               "description each call"]))
+                               "description each call; process settings as the checkout's generate.py sets them"]))
     finish("cold_start", args, machine_info(), results, tables, started)
 
 
