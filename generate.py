@@ -4,4 +4,4 @@ from text2lora.cli import run_cli
 from text2lora.commands.generate import main
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_cli(main, one_shot=True)

@@ -15,9 +15,10 @@ import sys
 
 from _common import REPO_ROOT, RESULTS_DIR, run_main
 
-ORDER = ["generation", "speedup", "training", "scale"]
+ORDER = ["generation", "cold_start", "speedup", "training", "scale"]
 TITLES = {
     "generation": "Generation latency: text to adapter on disk",
+    "cold_start": "Cold start: python generate.py in a fresh process",
     "speedup": "Generation vs fine-tuning to the same accuracy",
     "training": "Generator training and zoo collection throughput",
     "scale": "Scaling with the adapter size (raw-token denoiser)",
@@ -105,6 +106,21 @@ def targets(docs):
                      "met" if total <= 1.0 else f"missed by {total - 1.0:.3f} s"])
     else:
         rows.append(["text -> written adapter <= 1 s (CPU)", "not measured", "-"])
+    cold = by.get(("cold_start", False))
+    if cold:
+        results = cold["results"]
+        name = next(k for k in results["cold"] if k.startswith("generate ("))
+        seconds = results["cold"][name]["seconds"]["median"]
+        ratio = results["cold"][name]["ratio_of_medians"]
+        torch_s = results["cold"]["import torch"]["seconds"]["median"]
+        rows.append(["cold `python generate.py` <= 3 s (CPU, fresh process)",
+                     f"{seconds:.2f} s = {ratio:.2f}x `import torch` ({torch_s:.2f} s, same rounds)",
+                     "met" if seconds <= 3.0 else f"missed by {seconds - 3.0:.2f} s"])
+        warm = next(iter(results["warm"].values()))["later_calls_s"]["median"]
+        rows.append(["warm text -> written adapter <= 0.5 s (CPU, one process, second and later calls)",
+                     f"{warm:.3f} s", "met" if warm <= 0.5 else f"missed by {warm - 0.5:.3f} s"])
+    else:
+        rows.append(["cold `python generate.py` <= 3 s (CPU)", "not measured", "-"])
     speed = by.get(("speedup", False))
     ratio = speed["results"]["summary"].get("median_ratio_reached") if speed else None
     if ratio is not None:

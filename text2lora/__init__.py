@@ -1,40 +1,47 @@
-"""text2lora: turn a task description into a working PEFT LoRA adapter, with no labelled data."""
+"""text2lora: turn a task description into a working PEFT LoRA adapter, with no labelled data.
+
+Names are imported on first use (as in transformers and diffusers), so ``import text2lora`` and the command-line
+entry points load neither torch nor diffusers until something needs them.
+"""
+
+import importlib
+import sys
 
 __version__ = "0.1.0"
 
-from .adapters import AdapterSpec
-from .data.layout import LayoutMismatchError, LoraLayout
-from .data.tasks import Task, list_families, list_tasks, load_custom_task, load_task
-from .evaluation.metrics import balanced_accuracy
-from .hub import resolve_model
-from .models import LoraDenoiser
-from .pipelines import SHIPPED_GENERATOR, Text2LoraPipeline, Text2LoraPipelineOutput
+_EXPORTS = {
+    "SHIPPED_GENERATOR": "pipelines",
+    "AdapterSpec": "adapters",
+    "LayoutMismatchError": "data.layout",
+    "LoraDenoiser": "models",
+    "LoraLayout": "data.layout",
+    "Task": "data.tasks",
+    "Text2LoraPipeline": "pipelines",
+    "Text2LoraPipelineOutput": "pipelines",
+    "balanced_accuracy": "evaluation.metrics",
+    "list_families": "data.tasks",
+    "list_tasks": "data.tasks",
+    "load_custom_task": "data.tasks",
+    "load_task": "data.tasks",
+    "resolve_model": "hub",
+}
+
+__all__ = list(_EXPORTS)
 
 
-def _register_with_diffusers():
-    """Make ``DiffusionPipeline.from_pretrained(dir)`` find text2lora's classes by name."""
-    import diffusers
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
 
-    for cls in (Text2LoraPipeline,):
-        if not hasattr(diffusers, cls.__name__):
-            setattr(diffusers, cls.__name__, cls)
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
 
 
-_register_with_diffusers()
-
-__all__ = [
-    "SHIPPED_GENERATOR",
-    "AdapterSpec",
-    "LayoutMismatchError",
-    "LoraDenoiser",
-    "LoraLayout",
-    "Task",
-    "Text2LoraPipeline",
-    "Text2LoraPipelineOutput",
-    "balanced_accuracy",
-    "list_families",
-    "list_tasks",
-    "load_custom_task",
-    "load_task",
-    "resolve_model",
-]
+# ``DiffusionPipeline.from_pretrained(dir)`` finds Text2LoraPipeline once text2lora.pipelines is imported (it registers
+# the class with diffusers). When diffusers' DiffusionPipeline is loaded already, that import is cheap: do it now.
+if "diffusers.pipelines.pipeline_utils" in sys.modules:
+    importlib.import_module(".pipelines", __name__)

@@ -3,6 +3,9 @@ with exit code 2."""
 
 import argparse
 import dataclasses
+import gc
+import importlib.util
+import os
 import sys
 
 
@@ -16,14 +19,34 @@ def dataclass_parser(dataclass_types, description=None):
     ``HfArgumentParser`` gives every list field ``nargs="+"``; a field whose metadata names ``nargs`` gets that one
     instead (``nargs="*"``: the flag alone means an empty list).
     """
-    from transformers import HfArgumentParser
-
-    parser = HfArgumentParser(dataclass_types, description=description, formatter_class=HelpFormatter)
+    parser = hf_argument_parser()(dataclass_types, description=description, formatter_class=HelpFormatter)
     for dtype in parser.dataclass_types:
         for field in dataclasses.fields(dtype):
             if "nargs" in field.metadata:
                 parser._option_string_actions[f"--{field.name}"].nargs = field.metadata["nargs"]
     return parser
+
+
+def hf_argument_parser():
+    """The class ``transformers.HfArgumentParser``, without importing transformers when it is not imported yet.
+
+    Importing transformers takes about a second, which ``--help`` and a bad flag should not wait for; the module that
+    defines the parser needs only the standard library and yaml, so it is loaded from its file on its own. Should it
+    ever need the rest of transformers, the package import is the fallback.
+    """
+    if "transformers" not in sys.modules:
+        spec = importlib.util.find_spec("transformers")
+        path = os.path.join(spec.submodule_search_locations[0], "hf_argparser.py")
+        module_spec = importlib.util.spec_from_file_location("text2lora._hf_argparser", path)
+        module = importlib.util.module_from_spec(module_spec)
+        try:
+            module_spec.loader.exec_module(module)
+            return module.HfArgumentParser
+        except ImportError:
+            pass
+    from transformers import HfArgumentParser
+
+    return HfArgumentParser
 
 
 def parse_dataclasses(dataclass_types, argv=None, description=None):
@@ -66,9 +89,23 @@ def check_device(name):
     return name
 
 
-def run_cli(main, argv=None):
+def run_cli(main, argv=None, one_shot=False):
     """Call ``main(argv)``; bad input (``ValueError``) and file-system refusals (``OSError``) become one line on
-    stderr and exit code 2, with no traceback. A network failure exits with 3."""
+    stderr and exit code 2, with no traceback. A network failure exits with 3.
+
+    ``one_shot=True`` is for short commands (generate.py), whose start-up is most of their time:
+
+    - Python's cyclic garbage collector is off while ``main`` runs: the imports and model loads create a great many
+      long-lived objects, which each full collection scans again (about a second of a cold start), and hardly any
+      garbage cycles; reference counting frees memory as usual;
+    - OpenMP threads that wait sleep instead of spinning (``OMP_WAIT_POLICY=PASSIVE`` unless set; it applies when
+      torch is imported later in the process): on a machine whose cores are busy, spinning threads made the small
+      operations of sampling wait for each other, 25 steps taking seconds instead of a tenth of one.
+    """
+    gc_was_enabled = gc.isenabled()
+    if one_shot:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        gc.disable()
     try:
         return main(argv)
     except ConnectionError as err:
@@ -78,3 +115,6 @@ def run_cli(main, argv=None):
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
+    finally:
+        if gc_was_enabled:
+            gc.enable()

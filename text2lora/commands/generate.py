@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..cli import check_choices, check_device, parse_dataclasses, run_cli
-from ..pipelines import load_generator
 
 
 @dataclass
@@ -136,6 +135,8 @@ def generate_adapters(args, targets):
     per adapter and the pipeline."""
     import torch
 
+    from ..pipelines import load_generator
+
     pipe = load_generator(args.generator, args.device, scheduler=args.scheduler)
     generator = torch.Generator(device=args.device).manual_seed(args.seed)
     out = pipe(args.task, num_inference_steps=args.num_inference_steps, guidance_scale=args.guidance_scale,
@@ -212,4 +213,4 @@ def shorten(text, width):
 
 def run():
     """The ``text2lora-generate`` console script."""
-    run_cli(main)
+    run_cli(main, one_shot=True)
