@@ -7,6 +7,8 @@ entry points load neither torch nor diffusers until something needs them.
 import importlib
 import sys
 
+from .lazy import lazy_exports
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -29,16 +31,7 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 # ``DiffusionPipeline.from_pretrained(dir)`` finds Text2LoraPipeline once text2lora.pipelines is imported (it registers

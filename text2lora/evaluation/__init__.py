@@ -12,7 +12,7 @@
 Names are imported on first use, so ``text2lora.evaluation.metrics`` loads without the models.
 """
 
-import importlib
+from ..lazy import lazy_exports
 
 _EXPORTS = {
     "Evaluator": "evaluator",
@@ -32,13 +32,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
