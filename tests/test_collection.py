@@ -105,6 +105,19 @@ def test_extend_packed_zoo_appends_a_collection(tiny_zoo, tiny_spec, tmp_path):
         extend_packed_zoo(extra, packed)
 
 
+def test_collect_extend_refuses_tasks_the_packed_zoo_has_before_training(tiny_zoo, tiny_tasks, tmp_path,
+                                                                         monkeypatch):
+    from text2lora.commands import collect
+
+    packed = pack_zoo(tiny_zoo, tmp_path / "packed")
+    tasks = {t.name: t for t in tiny_tasks}
+    monkeypatch.setattr("text2lora.data.tasks.load_task", lambda name: tasks[name])
+    with pytest.raises(ValueError, match="already has 1 of these tasks"):
+        collect.main(["--output_dir", str(tmp_path / "new"), "--tasks", "good_task", "--extend", str(packed),
+                      "--embedder", "none"])
+    assert not (tmp_path / "new").exists()  # refused before anything was trained or written
+
+
 def test_different_spec_or_layout_is_refused(tiny_zoo, tiny_spec, tiny_base):
     other = AdapterSpec(base_model=tiny_base, r=4, lora_alpha=8, max_length=16)
     with pytest.raises(ValueError, match="different adapter spec"):

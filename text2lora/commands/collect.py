@@ -99,6 +99,13 @@ def main(argv=None):
 
     state = PartialState(cpu=not torch.cuda.is_available())
     names = task_names(args)
+    if args.extend:  # before hours of training: extend_packed_zoo refuses tasks the packed zoo has
+        from ..data.zoo import Zoo
+
+        present = sorted(set(names) & set(Zoo.load(args.extend).task_names()))
+        if present:
+            raise ValueError(f"--extend '{args.extend}' already has {len(present)} of these tasks "
+                             f"({', '.join(present[:3])}); collect only new ones (--tasks).")
     embedder = None if args.embedder == "none" else args.embedder
     entries = os.path.join(args.output_dir, "entries")
     fresh = not (os.path.isdir(entries) and os.listdir(entries))  # the wall time covers the whole zoo

@@ -246,7 +246,6 @@ def targets(rows, summary, key, random_key, others):
             "beats_multitask": (summary[key]["mean"] > summary["multitask"]["mean"]
                                 if key != "multitask" and summary.get("multitask", {}).get("mean") is not None
                                 else None),
-            "zero_shot_plus_0.05": summary[key]["mean"] >= summary["zero_shot"]["mean"] + 0.05,
             "random_drop": summary[key]["mean"] - summary[random_key]["mean"]}
 
 

@@ -162,11 +162,7 @@ def answer_question_3(evaluator, args, zoo, cache_dirs, stats, part="question_3"
     ``max_tasks``), with the target checks and, for the first part, what was tried for unseen tasks
     (``<output_dir>/ablations``). None when the zoo has no task of that split."""
     split, measures = Q3_PARTS[part]
-    try:
-        names = suite.list_tasks(split=split)
-    except ValueError:  # a suite without that split
-        names = []
-    unseen = [t for t in names if t in set(zoo.task_names())][: args.max_tasks]
+    unseen = [t for t in suite.list_tasks(split=split) if t in set(zoo.task_names())][: args.max_tasks]
     if not unseen:
         return None
     rows = questions.question_3(evaluator, unseen, args.num_samples, cache_dirs, stats, question=part)
