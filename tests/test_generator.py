@@ -316,8 +316,13 @@ def test_generator_layout_must_match_base(tiny_generator, tmp_path):
 @pytest.mark.slow
 def test_two_process_accelerate_launch(tiny_zoo, tiny_base, tmp_path):
     out = tmp_path / "ddp"
+    import socket
+
+    with socket.socket() as sock:  # a free rendezvous port, not the default 29500 a stale run may hold
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     cmd = ["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-           "--mixed_precision", "no", "--dynamo_backend", "no", os.path.join(ROOT, "train.py"), "--zoo", tiny_zoo,
+           "--main_process_port", str(port), "--mixed_precision", "no", "--dynamo_backend", "no", os.path.join(ROOT, "train.py"), "--zoo", tiny_zoo,
            "--embedder", tiny_base, "--output_dir", str(out), *TINY_TRAIN, "--max_train_steps", "2",
            "--checkpointing_steps", "1000", "--validation_tasks"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=dict(os.environ, PYTHONPATH=ROOT))
