@@ -322,7 +322,8 @@ def test_two_process_accelerate_launch(tiny_zoo, tiny_base, tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     cmd = ["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-           "--main_process_port", str(port), "--mixed_precision", "no", "--dynamo_backend", "no", os.path.join(ROOT, "train.py"), "--zoo", tiny_zoo,
+           "--main_process_port", str(port), "--mixed_precision", "no", "--dynamo_backend", "no",
+           os.path.join(ROOT, "train.py"), "--zoo", tiny_zoo,
            "--embedder", tiny_base, "--output_dir", str(out), *TINY_TRAIN, "--max_train_steps", "2",
            "--checkpointing_steps", "1000", "--validation_tasks"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=dict(os.environ, PYTHONPATH=ROOT))
