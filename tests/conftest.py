@@ -147,3 +147,26 @@ def tiny_generator(tiny_zoo, tiny_base, tmp_path_factory):
     out = tmp_path_factory.mktemp("generator")
     run_train(tiny_zoo, out, tiny_base, "--max_train_steps", "2", "--checkpointing_steps", "1000", "--use_ema")
     return str(out)
+
+
+@pytest.fixture(scope="module")
+def head_generator(tiny_zoo, tiny_base, tiny_tasks, tmp_path_factory, monkeypatch_module):
+    from text2lora.commands import train, train_head
+
+    base = tmp_path_factory.mktemp("gen")
+    train.main(["--zoo", tiny_zoo, "--embedder", tiny_base, "--output_dir", str(base / "plain"), "--token_size", "16",
+                "--hidden_size", "32", "--num_layers", "1", "--num_heads", "2", "--train_batch_size", "4",
+                "--lr_warmup_steps", "0", "--max_train_steps", "2"])
+    tasks = {t.name: t for t in tiny_tasks}
+    monkeypatch_module.setattr("text2lora.data.tasks.load_task", lambda name: tasks[name])
+    info = train_head.main(["--generator", str(base / "plain"), "--zoo", tiny_zoo, "--output_dir",
+                            str(base / "with_head"), "--rows_per_class", "8", "--projection_rows", "40",
+                            "--max_train_steps", "5", "--batch_tasks", "2", "--rows_per_task", "8"])
+    return str(base / "plain"), str(base / "with_head"), info
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()

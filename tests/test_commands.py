@@ -256,7 +256,7 @@ def test_api_and_cli_write_the_same_card(tiny_generator, tmp_path, monkeypatch, 
                labels=extra[1:] or None)
     assert len(written) == len(out.adapters) == 4
     for i, (adapter, config) in enumerate(zip(out.adapters, out.generation_configs)):
-        name = adapter_folder_name(config["description"], "diffusion", 3, config["sample_index"])
+        name = adapter_folder_name(config["description"], "auto", 3, config["sample_index"])
         api = pipe.save_adapter(adapter, os.path.join("api", name), generation_config=config)
         cli = written[i][1]
         assert os.path.basename(cli) == name

@@ -5,6 +5,8 @@ weights live in one basis. Adapters are written with PEFT's own ``save_pretraine
 their base model.
 """
 
+import collections
+import hashlib
 import json
 import os
 import warnings
@@ -190,11 +192,39 @@ def predict_proba(model, tokenizer, encodings, batch_size=128, device="cpu"):
     return out
 
 
+@torch.no_grad()
+def classifier_inputs(model, tokenizer, encodings, batch_size=128, device="cpu"):
+    """The classifier head's input features (n, hidden) for every tokenized row: what the base and its LoRA compute
+    before the head (a forward pre-hook on ``model``'s ``classifier`` module)."""
+    model.eval()
+    captured = []
+    handle = model.base_model.model.classifier.register_forward_pre_hook(
+        lambda module, args: captured.append(args[0].detach().float().cpu()))
+    lengths = [len(x) for x in encodings["input_ids"]]
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    out = None
+    try:
+        for idx, batch in batches(encodings, batch_size, tokenizer, order):
+            captured.clear()
+            model(**{k: v.to(device) for k, v in batch.items()})
+            if out is None:
+                out = torch.zeros(len(lengths), captured[0].shape[-1])
+            out[idx] = captured[0]
+    finally:
+        handle.remove()
+    return out if out is not None else torch.zeros(0, 0)
+
+
 class AdapterScorer:
     """Score many same-layout adapters on many tasks: the base loads once, tokenization is cached per task,
-    and adapter weights are hot-swapped in place."""
+    and adapter weights are hot-swapped in place.
 
-    def __init__(self, spec, peft_model=None, tokenizer=None, device="cpu", batch_size=128):
+    Adapters that differ only in their classifier head (the head generator's, which share one LoRA) reuse the head's
+    input features: the base runs once per LoRA, task and split (the last ``feature_cache_size`` are kept)."""
+
+    HEAD_PREFIX = "base_model.model.classifier."
+
+    def __init__(self, spec, peft_model=None, tokenizer=None, device="cpu", batch_size=128, feature_cache_size=8):
         self.spec = spec
         if peft_model is None:
             peft_model, tokenizer = build_peft_model(spec)
@@ -203,6 +233,22 @@ class AdapterScorer:
         self.device = device
         self.batch_size = batch_size
         self._cache = {}
+        self._features = collections.OrderedDict()
+        self.feature_cache_size = feature_cache_size
+        classifier = getattr(getattr(getattr(peft_model, "base_model", None), "model", None), "classifier", None)
+        copies = getattr(classifier, "modules_to_save", None)
+        head = copies["default"] if copies is not None and "default" in copies else None
+        # Reusing features needs a linear head that is the model's last step, as in BertForSequenceClassification.
+        self._reuse_features = list(spec.modules_to_save) == ["classifier"] and isinstance(head, torch.nn.Linear)
+
+    def _body_key(self, state_dict):
+        """A hash of every weight but the classifier head's (which adapters share their head's input features)."""
+        h = hashlib.sha256()
+        for key in sorted(state_dict):
+            if not key.startswith(self.HEAD_PREFIX):
+                h.update(key.encode())
+                h.update(state_dict[key].detach().float().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()
 
     def encodings(self, task, split):
         key = (task.name, split)
@@ -212,9 +258,28 @@ class AdapterScorer:
         return self._cache[key]
 
     def proba(self, state_dict, task, split="test"):
-        if state_dict is not None:
+        """P(label 1) of every row of ``task``'s ``split`` under the adapter ``state_dict`` (``None``: the weights
+        loaded last)."""
+        head_keys = (self.HEAD_PREFIX + "weight", self.HEAD_PREFIX + "bias")
+        if state_dict is None or not self._reuse_features or not all(k in state_dict for k in head_keys):
+            if state_dict is not None:
+                load_adapter_weights(self.model, state_dict)
+            return predict_proba(self.model, self.tokenizer, self.encodings(task, split), self.batch_size,
+                                 self.device)
+        key = (self._body_key(state_dict), task.name, split)
+        if key in self._features:
+            self._features.move_to_end(key)
+            features = self._features[key]
+        else:
             load_adapter_weights(self.model, state_dict)
-        return predict_proba(self.model, self.tokenizer, self.encodings(task, split), self.batch_size, self.device)
+            features = classifier_inputs(self.model, self.tokenizer, self.encodings(task, split), self.batch_size,
+                                         self.device)
+            self._features[key] = features
+            while len(self._features) > self.feature_cache_size:
+                self._features.popitem(last=False)
+        weight, bias = (state_dict[k].float().cpu() for k in head_keys)
+        logits = torch.nn.functional.linear(features, weight, bias)
+        return torch.softmax(logits, dim=-1)[:, 1].numpy()
 
     def score(self, state_dict, task, split="test"):
         """Balanced accuracy of the adapter on ``task``'s ``split`` at threshold 0.5."""

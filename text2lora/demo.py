@@ -84,7 +84,7 @@ def generate_adapter(pipe, description, labels, workdir, seed=0, num_inference_s
     out = pipe(description, num_inference_steps=num_inference_steps, generator=torch.Generator().manual_seed(seed),
                labels=labels)
     snapped = out.snapped_tasks[0] if out.snapped_tasks is not None else None
-    target = os.path.join(workdir, adapter_folder_name(description, "diffusion", seed))
+    target = os.path.join(workdir, adapter_folder_name(description, "auto", seed))
     pipe.save_adapter(out.adapters[0], target, generation_config=out.generation_configs[0])
     return target, snapped
 
@@ -117,9 +117,11 @@ def results_table(sentences, results):
 
 
 def snapped_note(description, snapped):
-    """Markdown saying which seen task the adapter was conditioned on."""
+    """Markdown saying which seen task the adapter was conditioned on (none: a new task, written from the
+    description itself)."""
     if snapped is None:
-        return f"Generated from the description's own embedding: *{description.strip()}*."
+        return (f"A new task: no seen task is close enough, so the adapter was written from the description itself: "
+                f"*{description.strip()}*.")
     return (f"Conditioned on the seen task **`{snapped}`**: the generator snapped the description to the training "
             f"task it is closest to.")
 

@@ -36,12 +36,14 @@ class GenerateArguments:
     scheduler: Optional[str] = field(default=None, metadata={
         "help": "Swap the sampler (default: the one saved with the generator).", "choices": ["ddim", "dpm", "ddpm"]})
     seed: int = field(default=0, metadata={"help": "Sampling seed."})
-    method: str = field(default="diffusion", metadata={
-        "help": "diffusion: sample the denoiser (tasks like the zoo's); hypernetwork: the head generator added by "
-                "train_head.py (new tasks; see reports/evaluation.md).", "choices": ["diffusion", "hypernetwork"]})
+    method: str = field(default="auto", metadata={
+        "help": "auto: the denoiser for descriptions close to a seen task, the head generator for new tasks (the "
+                "generator's routing_threshold decides; see reports/evaluation.md); diffusion: always sample the "
+                "denoiser; hypernetwork: always the head generator added by train_head.py.",
+        "choices": ["auto", "diffusion", "hypernetwork"]})
     no_snap: bool = field(default=False, metadata={
-        "help": "diffusion: condition on the description's own embedding instead of snapping it to the nearest seen "
-                "task's anchor (the default when the generator has anchors)."})
+        "help": "--method diffusion: condition on the description's own embedding instead of snapping it to the "
+                "nearest seen task's anchor (the default when the generator has anchors)."})
     device: str = field(default="cpu", metadata={"help": "cpu, cuda, cuda:N or mps."})
     labels: Optional[list[str]] = field(default=None, metadata={
         "help": "Names of label 0 and label 1, e.g. --labels \"not spam\" spam (default: label 1 named after the seen "
@@ -69,6 +71,8 @@ class GenerateArguments:
             raise ValueError(f"--guidance_scale must be >= 0, got {self.guidance_scale}.")
         if self.num_adapters < 1:
             raise ValueError(f"--num_adapters must be >= 1, got {self.num_adapters}.")
+        if self.no_snap and self.method != "diffusion":
+            raise ValueError("--no_snap applies to --method diffusion only.")
         if self.labels is not None:
             from ..labels import check_labels
 

@@ -178,6 +178,21 @@ class Evaluator:
     def has_hypernetwork(self):
         return getattr(self.pipeline, "head_generator", None) is not None
 
+    @property
+    def can_route(self):
+        """Whether the generator's default ``method="auto"`` routes descriptions (:meth:`Text2LoraPipeline.route`)."""
+        return bool(getattr(self.pipeline, "can_route", False))
+
+    def routes(self, descriptions):
+        """For each description, whether ``method="auto"`` samples the denoiser (else the head generator), with the
+        cosine to the nearest seen-task anchor: (flags, cosines)."""
+        use_diffusion, similarity, _ = self.pipeline.route(self.pipeline.encode_prompt(list(descriptions)))
+        return use_diffusion, similarity
+
+    def random_text(self, task):
+        """The random-description control's text for ``task`` (the same for every method)."""
+        return random_description(self.seed + zlib.crc32(task.name.encode()) % 1000)
+
     def generate_vectors(self, descriptions, num_samples=1, seed=None, condition=None, method="diffusion",
                          return_output=False, snap_to_seen_tasks=None, pipeline=None):
         """Flat generated weights (or, with ``return_output``, the whole pipeline output). ``snap_to_seen_tasks``:
@@ -271,7 +286,7 @@ class Evaluator:
             return {}
         if prefix is None:
             prefix = "" if method == "diffusion" else f"{method}_"
-        random_text = random_description(self.seed + zlib.crc32(task.name.encode()) % 1000)
+        random_text = self.random_text(task)
         out = {}
         for key, text in (("random_description", random_text), ("mismatched_description", mismatched_description)):
             if text is not None:

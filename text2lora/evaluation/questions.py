@@ -30,14 +30,17 @@ INTERPOLATION_PAIRS = [  # (A, B), all seen tasks: 6 within a family, 6 across f
 INTERPOLATION_ALPHAS = [round(a, 2) for a in np.linspace(0, 1, 11)]
 HYPERNETWORK_KEYS = ["hypernetwork", "hypernetwork_random_description", "hypernetwork_mismatched_description",
                      "gain_recovered_hypernetwork"]
+AUTO_KEYS = ["auto", "auto_random_description", "auto_mismatched_description", "gain_recovered_auto",
+             "auto_to_diffusion"]
 Q2_KEYS = ["fine_tuned", "generated", "generated_train_description", "ratio", "ratio_train_description",
-           "generated_unsnapped", "ratio_unsnapped", "hypernetwork", "ratio_hypernetwork", "retrieval",
+           "generated_unsnapped", "ratio_unsnapped", "hypernetwork", "ratio_hypernetwork", "auto", "ratio_auto",
+           "auto_to_diffusion", "retrieval",
            "retrieval_snapped", "zero_shot", "zero_shot_label_free", "mean_adapter"]
 MULTITASK_KEYS = ["multitask", "multitask_random_description", "multitask_mismatched_description",
                   "gain_recovered_multitask"]
 Q3_KEYS = ["fine_tuned", "generated", "generated_best", "zero_shot", "zero_shot_label_free", "retrieval",
            "retrieval_snapped", "top_k_merge", "mean_adapter", "random_description", "mismatched_description",
-           "gain_recovered", *HYPERNETWORK_KEYS, *MULTITASK_KEYS]
+           "gain_recovered", *HYPERNETWORK_KEYS, *MULTITASK_KEYS, *AUTO_KEYS]
 TRIED_FOR_UNSEEN_FILE = "tried_for_unseen.json"
 
 
@@ -132,6 +135,9 @@ def question_2(evaluator, tasks, num_samples, cache_dirs, stats=None):
     def finish(r):
         if "hypernetwork" in r:
             r["ratio_hypernetwork"] = r["hypernetwork"] / r["fine_tuned"]
+        r.update(auto_keys(evaluator, r))
+        if "auto" in r:
+            r["ratio_auto"] = r["auto"] / r["fine_tuned"]
         return r
 
     parts = _row_parts(evaluator, cache_dirs, "question_2", adapters, head)
@@ -201,13 +207,64 @@ def question_3(evaluator, tasks, num_samples, cache_dirs, stats=None, question="
                                             mismatched_description=other.heldout_descriptions[0] if other else None)
 
     def finish(r):
-        for key in ("hypernetwork", "multitask"):
+        r.update(auto_keys(evaluator, r, all_tasks[r["task"]]))
+        for key in ("hypernetwork", "multitask", "auto"):
             if key in r:
                 r[f"gain_recovered_{key}"] = _gain(r, key)
         return r
 
     parts = _row_parts(evaluator, cache_dirs, question, adapters, head, multitask)
     return resumable_rows(names, parts, evaluator, question.replace("_", " "), finish, stats)
+
+
+def auto_keys(evaluator, r, task=None):
+    """The default path's keys (``method="auto"``) of a row, from its diffusion and head-generator scores: each
+    description scores what the method it is routed to scored. This is exact: "auto" denoises every description of
+    a call and keeps the denoiser's adapter where it routes to it, so with the same descriptions and seed its adapters
+    are those of ``method="diffusion"`` or ``"hypernetwork"``. With ``task``, the controls too (the random text and
+    the mismatched description, routed the same way). Empty when the generator does not route."""
+    if not evaluator.can_route or "hypernetwork_per_description" not in r:
+        return {}
+    use_diffusion, similarity = evaluator.routes(r["descriptions"])
+    scores = [g if d else h for g, h, d in zip(r["generated_per_description"], r["hypernetwork_per_description"],
+                                                use_diffusion)]
+    out = {"auto_per_description": scores, "auto": float(np.mean(scores)),
+           "auto_to_diffusion": float(np.mean(use_diffusion)), "auto_nearest_similarity": similarity}
+    if task is not None:
+        controls = {"random_description": evaluator.random_text(task)}
+        if r.get("mismatched_with"):
+            controls["mismatched_description"] = suite.load_task(r["mismatched_with"]).heldout_descriptions[0]
+        for key, text in controls.items():
+            if key in r and f"hypernetwork_{key}" in r:
+                (routed,), _ = evaluator.routes([text])
+                out[f"auto_{key}"] = r[key] if routed else r[f"hypernetwork_{key}"]
+    return out
+
+
+SENTIMENT_CHECK = ("classify sentiment", "airline_positive")  # the issue's user check: (description, task)
+
+
+def sentiment_check(evaluator, description=SENTIMENT_CHECK[0], task_name=SENTIMENT_CHECK[1]):
+    """A user's first try on a held-out dataset: the adapter each method writes for a generic sentiment description,
+    scored on the held-out sentiment dataset's positive-vs-rest task (test split), next to zero-shot. None when the
+    suite has no such task."""
+    try:
+        task = suite.load_task(task_name)
+    except ValueError:
+        return None
+    out = {"description": description, "task": task_name, "split": task.split,
+           "zero_shot": evaluator.zero_shot(task, description)[0],
+           "zero_shot_label_free": evaluator.zero_shot_label_free(task, description),
+           "fine_tuned": evaluator.score_zoo_adapter(task_name, task) if task_name in evaluator.zoo.task_names()
+           else None}
+    methods = ["diffusion"] + (["hypernetwork"] if evaluator.has_hypernetwork else []) + (
+        ["auto"] if evaluator.can_route else [])
+    for method in methods:
+        output = evaluator.generate_vectors([description], method=method, return_output=True)
+        out[method] = evaluator.score_vector(output.vectors[0], task)
+        if method == "auto":
+            out["auto_method"] = output.methods[0]
+    return out
 
 
 def _gain(r, key="generated"):

@@ -120,8 +120,11 @@ def _previous_answers(report_path, asked):
         return {}
     with open(report_path) as f:
         previous = json.load(f)
-    return {key: previous[key] for key in ("question_1", "question_2", "question_3", "question_3_new_datasets")
+    kept = {key: previous[key] for key in ("question_1", "question_2", "question_3", "question_3_new_datasets")
             if key in previous and int(key.split("_")[1]) not in asked}
+    if 3 not in asked and "sentiment_check" in previous:
+        kept["sentiment_check"] = previous["sentiment_check"]
+    return kept
 
 
 def _head_generator_info(pipe, folder):
@@ -170,7 +173,7 @@ def answer_question_3(evaluator, args, zoo, cache_dirs, stats, part="question_3"
     answer = {"measures": measures, "split": split, "unseen_family": suite.suite_info()["unseen_family"],
               "summary": s, "per_family": questions.per_family(rows, questions.Q3_KEYS), "tasks": rows,
               **questions.targets(rows, s, "generated", "random_description", ["mean_adapter"])}
-    for key in ("hypernetwork", "multitask"):
+    for key in ("hypernetwork", "multitask", "auto"):
         if s.get(key, {}).get("mean") is not None:
             answer[key] = questions.targets(rows, s, key, f"{key}_random_description", ["generated"])
             print(f"Q3 ({measures}): {key} {s[key]['mean']:.3f}")
@@ -207,6 +210,8 @@ def _answer_questions_2_3(args, zoo, report):
             answer = answer_question_3(evaluator, args, zoo, cache_dirs, stats, part)
             if answer is not None:
                 report[part] = answer
+        if "question_3_new_datasets" in report:
+            report["sentiment_check"] = questions.sentiment_check(evaluator)
     plots.plot_adapter_map(zoo, evaluator.generated_log, os.path.join(args.output_dir, "adapter_map.png"))
     report["task_rows"] = dict(sorted(stats.items()))
     return folder

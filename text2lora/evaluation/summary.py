@@ -18,7 +18,7 @@ from ..fileio import TEMP_PREFIX, write_json_atomic
 EVALUATION_SUMMARY = "evaluation_summary.json"
 SUMMARY_FORMAT = 1
 # Report keys (question summaries) of each method's score.
-METHOD_KEYS = {"diffusion": "generated", "hypernetwork": "hypernetwork"}
+METHOD_KEYS = {"auto": "auto", "diffusion": "generated", "hypernetwork": "hypernetwork"}
 REFERENCE_KEYS = ("zero_shot", "zero_shot_label_free", "fine_tuned")
 
 logger = logging.getLogger(__name__)

@@ -175,10 +175,20 @@ def _matched_tasks(value):
     return _code(value)
 
 
+def _routing(value):
+    """Why the default path (``method="auto"``) chose the adapter's method: the cosine to the nearest seen task
+    against the generator's routing threshold."""
+    if not isinstance(value, dict) or value.get("similarity") is None or value.get("threshold") is None:
+        return _code(value)
+    side = ">=" if value["similarity"] >= value["threshold"] else "<"
+    return (f"`method=\"auto\"`: cosine {_cell(value['similarity'])} to the nearest seen task "
+            f"{_code(value.get('nearest_seen_task'))} {side} routing threshold {_cell(value['threshold'])}")
+
+
 def _generation_rows(gen):
     """(label, cell) rows of how an adapter was generated, from its generation_config: only the settings that are
     recorded and that the method used (a field that is not known is left out, not printed as "unknown")."""
-    fields = [("generator", "Generator", _code), ("method", "Method", _code),
+    fields = [("generator", "Generator", _code), ("method", "Method", _code), ("routing", "Chosen by", _routing),
               ("snapped_to_task", "Conditioned on seen task", _code),
               ("matched_tasks", "Matched seen tasks (weight)", _matched_tasks),
               ("generator_revision", "Generator revision", _code), ("scheduler", "Scheduler", _code),

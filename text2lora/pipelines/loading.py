@@ -48,3 +48,23 @@ def swap_scheduler(pipe, name):
         raise ValueError(f"scheduler must be one of {SCHEDULERS}, got {name!r}.")
     pipe.scheduler = classes[name].from_config(pipe.scheduler.config)
     return pipe
+
+
+def set_routing_threshold(generator_dir, threshold):
+    """Write ``routing_threshold`` (a cosine in [-1, 1], or ``None`` to stop routing) into a generator folder's
+    ``model_index.json`` (atomically; the weights are not touched), so that ``method="auto"`` routes with it.
+    Returns the path written."""
+    from ..fileio import write_json_atomic
+
+    if threshold is not None and not -1.0 <= float(threshold) <= 1.0:
+        raise ValueError(f"routing_threshold is a cosine in [-1, 1], got {threshold!r}.")
+    path = os.path.join(os.fspath(generator_dir), "model_index.json")
+    if not os.path.exists(path):
+        raise ValueError(f"'{generator_dir}' is not a text2lora generator: model_index.json is missing.")
+    with open(path) as f:
+        index = json.load(f)
+    if index.get("_class_name") != "Text2LoraPipeline":
+        raise ValueError(f"'{generator_dir}' holds a {index.get('_class_name')}, not a Text2LoraPipeline generator.")
+    index["routing_threshold"] = None if threshold is None else float(threshold)
+    write_json_atomic(path, index, indent=2)
+    return path

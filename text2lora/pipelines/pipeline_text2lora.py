@@ -27,7 +27,9 @@ class Text2LoraPipelineOutput(BaseOutput):
     ``snapped_tasks``: for each adapter, the seen task whose condition anchor it was generated from (``None`` when the
     condition was not snapped); ``labels``: for each adapter, the names of its labels ``[name0, name1]``;
     ``generation_configs``: for each adapter, what produced it (the ``generation_config`` to pass to
-    :meth:`Text2LoraPipeline.save_adapter`, which writes it to ``generation_config.json`` and the model card)."""
+    :meth:`Text2LoraPipeline.save_adapter`, which writes it to ``generation_config.json`` and the model card);
+    ``methods``: for each adapter, the method that wrote its weights (``"diffusion"`` or ``"hypernetwork"``; with
+    ``method="auto"`` the one each description was routed to)."""
 
     adapters: list
     descriptions: list
@@ -35,6 +37,7 @@ class Text2LoraPipelineOutput(BaseOutput):
     snapped_tasks: list = None
     labels: list = None
     generation_configs: list = None
+    methods: list = None
 
 
 class NonFiniteWeightsError(ValueError):
@@ -55,12 +58,12 @@ def adapter_folder_name(description, method="diffusion", seed=None, index=None, 
 
     The 8-hex sha256 of the description is added whenever the slug does not spell the description exactly (empty,
     truncated, other case, punctuation or non-ASCII text), so two different descriptions never share a folder. The
-    seed is named only for ``method="diffusion"``, the only method it changes."""
+    seed is named only for the methods it can change (``"diffusion"`` and ``"auto"``)."""
     slug = task_slug(description, max_len=max_len)
     if slug.replace("-", " ") != description:
         slug = f"{slug}--{hashlib.sha256(description.encode('utf-8')).hexdigest()[:8]}"
     name = f"{slug}-{method}"
-    if method == "diffusion" and seed is not None:
+    if method in ("diffusion", "auto") and seed is not None:
         name += f"-seed{seed}"
     return name if index is None else f"{name}-{index}"
 
@@ -72,16 +75,24 @@ class Text2LoraPipeline(DiffusionPipeline):
     swap with ``Scheduler.from_config(pipe.scheduler.config)``) and, optionally, ``head_generator``
     (:class:`~text2lora.models.HeadHypernetwork`, added by ``train_head.py``) for ``method="hypernetwork"``. The
     sentence-transformers ``embedder`` is recorded by name or path and loaded lazily on first use.
+
+    ``routing_threshold`` (set by ``scripts/set_routing_threshold.py`` from a validation run) makes
+    ``method="auto"``, the default, route each description: to the denoiser, conditioned on the seen task it is
+    closest to, when its cosine to that task's anchor is at least the threshold (a description of a task the zoo
+    has), and to the head generator otherwise (a new task).
     """
 
     model_cpu_offload_seq = "denoiser"
     _optional_components = ["head_generator"]
-    methods = ("diffusion", "hypernetwork")
+    methods = ("auto", "diffusion", "hypernetwork")
 
-    def __init__(self, denoiser, scheduler, head_generator=None, embedder="sentence-transformers/all-MiniLM-L6-v2"):
+    def __init__(self, denoiser, scheduler, head_generator=None, embedder="sentence-transformers/all-MiniLM-L6-v2",
+                 routing_threshold=None):
         super().__init__()
+        if routing_threshold is not None and not -1.0 <= float(routing_threshold) <= 1.0:
+            raise ValueError(f"routing_threshold is a cosine in [-1, 1], got {routing_threshold!r}.")
         self.register_modules(denoiser=denoiser, scheduler=scheduler, head_generator=head_generator)
-        self.register_to_config(embedder=embedder)
+        self.register_to_config(embedder=embedder, routing_threshold=routing_threshold)
         self._embedder_model = None
         # The generator's measured accuracy (evaluation_summary.json, see text2lora.evaluation.summary), quoted in the
         # cards of the adapters it writes; None when it has none.
@@ -117,6 +128,31 @@ class Text2LoraPipeline(DiffusionPipeline):
             self._embedder_model = load_embedder(self.config.embedder, str(self._execution_device))
         return self._embedder_model
 
+    @property
+    def can_route(self):
+        """Whether ``method="auto"`` routes descriptions: a text denoiser with condition anchors, a head generator
+        and a ``routing_threshold``. Without them ``"auto"`` samples the denoiser."""
+        return (self.head_generator is not None and self.config.get("routing_threshold") is not None
+                and self.denoiser.config.condition_type == "text" and self.denoiser.has_condition_anchors)
+
+    def route(self, embeddings):
+        """For description embeddings (n, dim): (whether ``method="auto"`` samples the denoiser for each, the cosine
+        to the nearest seen-task anchor, that task's name)."""
+        if not self.can_route:
+            raise ValueError("This generator does not route descriptions: it needs condition anchors, a "
+                             "head_generator and a routing_threshold (scripts/set_routing_threshold.py).")
+        similarity, nearest = self.nearest_seen_task(embeddings)
+        return [s >= self.config.routing_threshold for s in similarity], similarity, nearest
+
+    def nearest_seen_task(self, embeddings):
+        """For description embeddings (n, dim): the cosine to the nearest seen-task anchor, and that task's name."""
+        if not self.denoiser.has_condition_anchors:
+            raise ValueError("This denoiser has no condition anchors (train it with a current train.py).")
+        anchors = self.denoiser.anchor_embeddings.float()
+        similarity = torch.nn.functional.normalize(embeddings.float().to(anchors.device), dim=-1) @ anchors.T
+        best, index = similarity.max(-1)
+        return best.tolist(), [self.denoiser.config.anchor_tasks[i] for i in index.tolist()]
+
     def encode_prompt(self, prompts):
         """Embed descriptions with the recorded sentence-transformers model: an L2-normalized (n, dim) tensor."""
         from ..embedding import embed
@@ -135,7 +171,7 @@ class Text2LoraPipeline(DiffusionPipeline):
         return str(name)
 
     def check_inputs(self, prompt, num_inference_steps, guidance_scale, num_adapters_per_prompt, method="diffusion",
-                     labels=None):
+                     labels=None, condition=None, snap_to_seen_tasks=None):
         """Validate the call's arguments; returns ``prompt`` as a list."""
         if labels is not None:
             check_labels(labels)
@@ -147,6 +183,12 @@ class Text2LoraPipeline(DiffusionPipeline):
         if method == "hypernetwork" and self.head_generator is None:
             raise ValueError("This generator has no head_generator component; add one with train_head.py or use "
                              "method='diffusion'.")
+        if method == "auto" and self.can_route and condition is not None:
+            raise ValueError("method='auto' routes descriptions by their embedding; with a precomputed condition "
+                             "choose method='diffusion' or 'hypernetwork'.")
+        if method == "auto" and self.can_route and snap_to_seen_tasks is False:
+            raise ValueError("method='auto' snaps the descriptions it samples with the denoiser; for unsnapped "
+                             "sampling use method='diffusion' with snap_to_seen_tasks=False.")
         if self.denoiser.config.condition_type == "text" or method == "hypernetwork":
             for t in prompts:
                 if not isinstance(t, str) or not t.strip():
@@ -175,7 +217,7 @@ class Text2LoraPipeline(DiffusionPipeline):
         condition: Optional[torch.Tensor] = None,
         output_type: str = "peft",
         return_dict: bool = True,
-        method: str = "diffusion",
+        method: str = "auto",
         snap_to_seen_tasks: Optional[bool] = None,
         labels: Optional[List[str]] = None,
     ) -> Union[Text2LoraPipelineOutput, Tuple]:
@@ -200,10 +242,14 @@ class Text2LoraPipeline(DiffusionPipeline):
                 ``"peft"``: one PEFT state dict per adapter; ``"vector"``: only the flat weights.
             return_dict (`bool`, defaults to `True`):
                 Return a :class:`Text2LoraPipelineOutput` instead of a tuple ``(adapters, descriptions, vectors)``.
-            method (`str`, defaults to `"diffusion"`):
+            method (`str`, defaults to `"auto"`):
                 ``"diffusion"`` samples the denoiser (best on tasks like the zoo's); ``"hypernetwork"`` writes the
-                ``head_generator``'s classifier head and its shared feature LoRA (deterministic; better on new tasks,
-                see the evaluation report). Steps, guidance and ``generator`` only affect ``"diffusion"``.
+                ``head_generator``'s classifier head and its shared LoRA (deterministic; better on new tasks, see the
+                evaluation report). ``"auto"`` routes each description (see :meth:`route`): to ``"diffusion"``,
+                snapped, when it is close to a seen task (cosine to that task's anchor >= ``routing_threshold``), to
+                ``"hypernetwork"`` otherwise; every description is denoised, so a routed adapter equals the one
+                ``method="diffusion"`` gives it in the same call. Without ``routing_threshold`` or a head generator
+                ``"auto"`` is ``"diffusion"``. Steps, guidance and ``generator`` only affect sampled adapters.
             snap_to_seen_tasks (`bool`, *optional*):
                 ``"diffusion"`` with descriptions only: condition on the anchor of the training task the description
                 is closest to (the normalized mean of that task's training-description embeddings) instead of on its
@@ -232,7 +278,9 @@ class Text2LoraPipeline(DiffusionPipeline):
             its generation config. The tuple is ``(adapters, descriptions, vectors)``.
         """
         prompts = self.check_inputs(prompt, num_inference_steps, guidance_scale, num_adapters_per_prompt, method,
-                                    labels)
+                                    labels, condition, snap_to_seen_tasks)
+        if method == "auto" and not self.can_route:
+            method = "diffusion"
         device = self._execution_device
         denoiser = self.denoiser
         dtype = denoiser.dtype
@@ -242,7 +290,13 @@ class Text2LoraPipeline(DiffusionPipeline):
             return self._hypernetwork_adapters(prompts, num_adapters_per_prompt, condition, output_type, return_dict,
                                                record)
 
-        # 1. Condition (a description embedding, or the anchor of the seen task it is closest to).
+        # 1. Condition (a description embedding, or the anchor of the seen task it is closest to); "auto" also
+        # decides which descriptions the denoiser serves.
+        embeddings = routes = None
+        if method == "auto":
+            embeddings = self.encode_prompt(prompts)
+            routes = self.route(embeddings)
+            snap_to_seen_tasks = True
         if snap_to_seen_tasks is None:
             snap_to_seen_tasks = denoiser.has_condition_anchors
         elif snap_to_seen_tasks and not denoiser.has_condition_anchors:
@@ -257,7 +311,7 @@ class Text2LoraPipeline(DiffusionPipeline):
                       device=str(generator.device) if isinstance(generator, torch.Generator) else None)
         if condition is None:
             if denoiser.config.condition_type == "text":
-                condition = self.encode_prompt(prompts)
+                condition = self.encode_prompt(prompts) if embeddings is None else embeddings
                 if snap_to_seen_tasks:
                     condition, snapped_tasks = denoiser.snap_condition(condition)
                     snapped_tasks = [s for s in snapped_tasks for _ in range(num_adapters_per_prompt)]
@@ -288,9 +342,16 @@ class Text2LoraPipeline(DiffusionPipeline):
                 model_output = denoiser(model_input, t, condition).sample
             sample = self.scheduler.step(model_output, t, sample, generator=generator).prev_sample
 
-        # 4. Back to weights, check, and split into PEFT state dicts.
+        # 4. Back to weights; "auto" gives the descriptions far from every seen task the head generator's adapter.
         vectors = denoiser.decode(sample).cpu()
         self.maybe_free_model_hooks()
+        if routes is not None:
+            use_diffusion = torch.tensor(routes[0]).repeat_interleave(num_adapters_per_prompt)
+            head_vectors = self._head_vectors(embeddings.repeat_interleave(num_adapters_per_prompt, dim=0))
+            vectors = torch.where(use_diffusion[:, None], vectors, head_vectors)
+            snapped_tasks = [s if d else None for s, d in zip(snapped_tasks, use_diffusion.tolist())]
+            record["routes"] = routes
+        # 5. Check, and split into PEFT state dicts.
         return self._output(vectors, prompts, num_adapters_per_prompt, output_type, return_dict, record,
                             "Try fewer guidance or more steps.", snapped_tasks)
 
@@ -306,19 +367,27 @@ class Text2LoraPipeline(DiffusionPipeline):
         configs = self._generation_configs(prompts, record, snapped_tasks)
         return Text2LoraPipelineOutput(adapters=adapters, descriptions=descriptions, vectors=vectors,
                                        snapped_tasks=snapped_tasks, labels=[c["labels"] for c in configs],
-                                       generation_configs=configs)
+                                       generation_configs=configs, methods=[c["method"] for c in configs])
 
     def _generation_configs(self, prompts, record, snapped_tasks):
         """One generation config per adapter: what produced it, recorded only where known and used by its method
         (the sampling settings for ``"diffusion"`` only; the seed only when a ``torch.Generator`` was given)."""
         n = record["num_adapters_per_prompt"]
-        diffusion = record["method"] == "diffusion"
+        routes = record.get("routes")
         configs = []
         for i in range(len(prompts) * n):
             description, snapped = prompts[i // n], snapped_tasks[i] if snapped_tasks is not None else None
+            method = record["method"]
+            if routes is not None:  # "auto": the method this description was routed to, and why
+                method = "diffusion" if routes[0][i // n] else "hypernetwork"
+            diffusion = method == "diffusion"
             config = {"description": description if isinstance(description, str) else None,
                       "task_id": description if not isinstance(description, str) else None,
-                      "generator": self.generator_name, "method": record["method"]}
+                      "generator": self.generator_name, "method": method}
+            if routes is not None:
+                config["routing"] = {"method": "auto", "nearest_seen_task": routes[2][i // n],
+                                     "similarity": round(float(routes[1][i // n]), 4),
+                                     "threshold": self.config.routing_threshold}
             if record["condition_given"]:
                 config["condition"] = "given"  # the description did not set the condition: not reproducible from it
             if diffusion:
@@ -339,10 +408,15 @@ class Text2LoraPipeline(DiffusionPipeline):
     def _hypernetwork_adapters(self, prompts, num_adapters_per_prompt, condition, output_type, return_dict, record):
         """Adapters whose classifier head comes from ``head_generator`` and whose LoRA weights are its shared feature
         LoRA (zero when it has none)."""
-        head = self.head_generator
         if condition is None:
             condition = self.encode_prompt(prompts)
-        condition = condition.to(self._execution_device, head.dtype).repeat_interleave(num_adapters_per_prompt, dim=0)
+        vectors = self._head_vectors(condition.repeat_interleave(num_adapters_per_prompt, dim=0))
+        return self._output(vectors, prompts, num_adapters_per_prompt, output_type, return_dict, record)
+
+    def _head_vectors(self, condition):
+        """The head generator's flat adapter weights (batch, num_params) for condition embeddings (batch, dim)."""
+        head = self.head_generator
+        condition = condition.to(self._execution_device, head.dtype)
         weight, bias = head.classifier_head(condition)
         layout = self.layout
         written = {head.config.head_weight_key: weight, head.config.head_bias_key: bias}
@@ -355,7 +429,7 @@ class Text2LoraPipeline(DiffusionPipeline):
         for key, value in written.items():
             i = layout.keys.index(key)
             vectors[:, layout.offsets[i]:layout.offsets[i + 1]] = value.reshape(value.shape[0], -1).float().cpu()
-        return self._output(vectors, prompts, num_adapters_per_prompt, output_type, return_dict, record)
+        return vectors
 
     # -- writing adapters ---------------------------------------------------------------------------------------
     def save_adapter(self, state_dict, output_dir, description=None, generation_config=None, peft_model=None,
