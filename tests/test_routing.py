@@ -103,12 +103,19 @@ def test_generate_cli_names_and_records_the_routed_method(routed, tmp_path, monk
     monkeypatch.chdir(tmp_path)
     written = generate.main(["--task", descriptions[0], "--task", descriptions[1], "--generator", folder,
                              "--num_inference_steps", "2", "--output_dir", "out"])
-    capsys.readouterr()
+    printed = capsys.readouterr().out
     assert [os.path.basename(w[1]) for w in written] == ["detect-good-texts-auto-seed0",
                                                          "zebra-quantum-violin-auto-seed0"]
     configs = [json.load(open(os.path.join(w[1], "generation_config.json"))) for w in written]
     assert [c["method"] for c in configs] == ["diffusion", "hypernetwork"]
     assert all(c["routing"]["method"] == "auto" for c in configs)
+    assert f"(conditioned on the seen task {configs[0]['snapped_to_task']!r})" in printed
+    assert (f"(a new task: cosine {configs[1]['routing']['similarity']:.2f} to the nearest seen task "
+            f"{configs[1]['routing']['nearest_seen_task']!r} < {configs[1]['routing']['threshold']}") in printed
+    card = open(os.path.join(written[1][1], "README.md")).read()
+    assert (f"| Chosen by | `method=\"auto\"`: cosine {configs[1]['routing']['similarity']} to the nearest seen task "
+            f"`{configs[1]['routing']['nearest_seen_task']}` < routing threshold") in card
+    assert "--method hypernetwork" in card  # the reproduce command names the method the adapter was routed to
     with pytest.raises(ValueError, match="--no_snap applies to --method diffusion"):
         generate.main(["--task", "x", "--generator", folder, "--no_snap", "--output_dir", "out2"])
 

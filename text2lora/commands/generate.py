@@ -135,8 +135,8 @@ def load_lines(target, base_model, labels=None):
 
 def generate_adapters(args, targets):
     """Sample the adapters and save each into its target folder with the generation config the pipeline recorded
-    (so the card is the one the Python API writes); returns (description, folder, snapped task, replaced, labels)
-    per adapter and the pipeline."""
+    (so the card is the one the Python API writes); returns (description, folder, snapped task, replaced, labels,
+    generation config) per adapter and the pipeline."""
     import torch
 
     from ..pipelines import load_generator
@@ -152,13 +152,13 @@ def generate_adapters(args, targets):
         pipe.save_adapter(adapter, target, generation_config=out.generation_configs[i], peft_model=peft_model,
                           overwrite=args.overwrite)
         snapped = out.snapped_tasks[i] if out.snapped_tasks is not None else None
-        written.append((description, target, snapped, replaced, out.labels[i]))
+        written.append((description, target, snapped, replaced, out.labels[i], out.generation_configs[i]))
     return written, pipe
 
 
 def main(argv=None):
     """Generate and save the adapters the flags ask for, print where they are and how to load them; returns
-    (description, folder, snapped task, replaced, [label 0 name, label 1 name]) per adapter."""
+    (description, folder, snapped task, replaced, [label 0 name, label 1 name], generation config) per adapter."""
     args = parse_args(argv)
     check_device(args.device)
     targets = output_targets(args)
@@ -173,8 +173,12 @@ def main(argv=None):
     for description in overlong_texts(args.task, pipe.embedder_model):
         print(f"note: the embedder reads only the first {pipe.embedder_model.max_seq_length} tokens of "
               f"{shorten(description, 60)!r}; the rest of it was ignored.", file=sys.stderr)
-    for description, target, snapped, replaced, labels in written:
-        matched = f" (conditioned on the seen task {snapped!r}; --no_snap to turn off)" if snapped else ""
+    for description, target, snapped, replaced, labels, config in written:
+        matched = f" (conditioned on the seen task {snapped!r})" if snapped else ""
+        routing = config.get("routing")
+        if routing and config["method"] == "hypernetwork":
+            matched = (f" (a new task: cosine {routing['similarity']:.2f} to the nearest seen task "
+                       f"{routing['nearest_seen_task']!r} < {routing['threshold']}, so the head generator wrote it)")
         action = "replaced" if replaced else "wrote"
         print(f"{action} adapter for {shorten(description, 80)!r}{matched}: {target}")
         print(f"  labels: 0 = {labels[0]!r}, 1 = {labels[1]!r}")
@@ -183,7 +187,7 @@ def main(argv=None):
     for line in load_lines(written[0][1], base, written[0][4]):
         print(f"  {line}")
     if args.try_text:
-        for description, target, _, _, _ in written:
+        for description, target, *_ in written:
             prefix = f"[{shorten(description, 60)}] " if len(written) > 1 else ""
             for line in try_lines(target, args.try_text):
                 print(prefix + line)

@@ -55,8 +55,12 @@ def card_evaluation(report):
     its controls, as formatted strings."""
     table = []
     q2, q3 = report.get("question_2"), report.get("question_3")
+    q3_datasets = report.get("question_3_new_datasets")
     if q2:
         s, n = q2["summary"], len(q2["tasks"])
+        if s.get("auto", {}).get("mean") is not None:
+            table.append(_card_row(f"seen ({n}), held-out descriptions, default path (method=auto)", s,
+                                   s["auto"]["mean"], fmt(s["ratio_auto"]["median"])))
         table.append(_card_row(f"seen ({n}), held-out descriptions", s, s["generated"]["mean"],
                                fmt(s["ratio"]["median"])))
         if s.get("generated_unsnapped", {}).get("mean") is not None:
@@ -65,6 +69,10 @@ def card_evaluation(report):
     controls = {}
     if q3:
         s, n = q3["summary"], len(q3["tasks"])
+        for part, what in ((q3, "unseen"), (q3_datasets, "new datasets")):
+            if part and part["summary"].get("auto", {}).get("mean") is not None:
+                table.append(_card_row(f"{what} ({len(part['tasks'])}), default path (method=auto)",
+                                       part["summary"], part["summary"]["auto"]["mean"]))
         table.append(_card_row(f"unseen ({n}), held-out descriptions", s, s["generated"]["mean"]))
         if s.get("hypernetwork", {}).get("mean") is not None:
             table.append(_card_row(f"unseen ({n}), head generator (method=hypernetwork)", s,

@@ -2,8 +2,9 @@
 evaluation report and kept in the generator folder, where the pipeline reads it for the cards of the adapters it
 writes.
 
-The file holds, for the seen tasks (held-out descriptions, question 2) and the unseen tasks (question 3), the number of
-tasks and the mean balanced accuracy of each method (``diffusion``, ``hypernetwork``) next to the zero-shot and
+The file holds, for the seen tasks (held-out descriptions, question 2), the unseen tasks (question 3: new labels of seen
+datasets) and the new datasets (question 3, part 2), the number of tasks and the mean balanced accuracy of each method
+(``auto``, the default path; ``diffusion``; ``hypernetwork``) next to the zero-shot and
 fine-tuned references, with the report's date and sampling settings, and a fingerprint of the generator's weights and
 configs: a summary whose fingerprint no longer matches (the generator was retrained in place) is not used.
 """
@@ -63,7 +64,7 @@ def evaluation_summary(report, generator_dir):
                "source": "evaluate_generator.py --update_card (reports/evaluation.json)",
                "settings": dict(report.get("settings") or {}),
                "generator_fingerprint": generator_fingerprint(generator_dir)}
-    q2, q3 = report.get("question_2"), report.get("question_3")
+    q2, q3, q3_datasets = report.get("question_2"), report.get("question_3"), report.get("question_3_new_datasets")
     if q2:
         summary["seen_tasks"] = _part(q2["summary"], len(q2["tasks"]),
                                       "tasks the generator was trained on, described with held-out descriptions")
@@ -71,6 +72,9 @@ def evaluation_summary(report, generator_dir):
         summary["unseen_tasks"] = _part(q3["summary"], len(q3["tasks"]), "tasks the generator never saw")
         if q3.get("unseen_family"):
             summary["unseen_tasks"]["unseen_family"] = q3["unseen_family"]
+    if q3_datasets:
+        summary["new_datasets"] = _part(q3_datasets["summary"], len(q3_datasets["tasks"]),
+                                        "tasks of whole datasets no component was trained on")
     return summary
 
 
@@ -105,7 +109,7 @@ def expected_accuracy(summary, method):
     if not summary or not method:
         return None
     result = {}
-    for split in ("seen_tasks", "unseen_tasks"):
+    for split in ("seen_tasks", "unseen_tasks", "new_datasets"):
         part = summary.get(split) or {}
         score = (part.get("methods") or {}).get(method)
         if score is None:

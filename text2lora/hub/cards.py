@@ -304,7 +304,8 @@ def _label_rows(gen):
             ("1", _code(labels[1]), "the text matches the description")]
 
 
-_SPLIT_NAMES = {"unseen_tasks": "unseen tasks", "seen_tasks": "seen tasks, held-out descriptions"}
+_SPLIT_NAMES = {"unseen_tasks": "unseen tasks", "new_datasets": "tasks of held-out datasets",
+               "seen_tasks": "seen tasks, held-out descriptions"}
 
 
 def _expected_accuracy(expected, gen):
@@ -315,7 +316,7 @@ def _expected_accuracy(expected, gen):
     if not expected or expected.get("method") != gen.get("method"):
         return None
     rows, sentences = [], []
-    for split in ("unseen_tasks", "seen_tasks"):
+    for split in ("unseen_tasks", "new_datasets", "seen_tasks"):
         part = expected.get(split)
         if not part:
             continue
@@ -331,6 +332,11 @@ def _expected_accuracy(expected, gen):
         if unseen.get("fine_tuned") is not None:
             sentence += f" and {fmt(unseen['fine_tuned'])} for a LoRA fine-tuned on each task's labelled data"
         sentences.append(sentence + ".")
+    datasets = expected.get("new_datasets")
+    if datasets:
+        sentences.append(f"On {datasets['num_tasks']} tasks of whole datasets it never saw it scored "
+                         f"{fmt(datasets['score'])}" + (f" (zero-shot {fmt(datasets['zero_shot'])})"
+                                                         if datasets.get("zero_shot") is not None else "") + ".")
     if seen:
         sentences.append(f"On {seen['num_tasks']} seen tasks (tasks the generator was trained on), described in "
                          f"words it was not trained on, it scored {fmt(seen['score'])}.")
