@@ -163,10 +163,12 @@ def test_app_in_a_headless_browser(tmp_path, tmp_path_factory, monkeypatch):
             archive = tmp_path / "downloaded.zip"
             archive.write_bytes(page.request.get(href).body())
             context.close()
-        for expected in ("P(not spam)", "P(spam)", "WIN a FREE iPhone, click here now", "see you at lunch tomorrow",
-                         "Conditioned on the seen task"):
+        for expected in ("P(not spam)", "P(spam)", "WIN a FREE iPhone, click here now", "see you at lunch tomorrow"):
             assert expected in text
-        table = text[text.index("P(spam)"):text.index("Conditioned on")].split()
+        # The note under the table says how the default path made the adapter: a seen task or a new one.
+        note = "Conditioned on the seen task" if "Conditioned on the seen task" in text else "A new task:"
+        assert note in text
+        table = text[text.index("P(spam)"):text.index(note)].split()
         probabilities = [float(cell) for cell in table if cell.replace(".", "", 1).isdigit()]
         assert len(probabilities) == 4 and all(0 <= p <= 1 for p in probabilities)
         assert [probabilities[0] + probabilities[1], probabilities[2] + probabilities[3]] == pytest.approx([1, 1],

@@ -150,7 +150,7 @@ def test_generate_cli_end_to_end(tiny_generator, tmp_path):
            "--try", "what a wonderful day"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=ROOT))
     assert result.returncode == 0, result.stderr[-3000:]
-    target = out / "detect-good-texts-diffusion-seed7"
+    target = out / "detect-good-texts-auto-seed7"
     assert target.is_dir()
     assert result.stderr == ""  # quiet by default: no library warnings, load reports or progress bars
     assert "wrote adapter for 'detect good texts'" in result.stdout and str(target) in result.stdout
