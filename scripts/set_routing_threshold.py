@@ -21,14 +21,20 @@ def main(argv=None):
     source.add_argument("--selection", help="routing_val.json written by research/routing_val.py.")
     source.add_argument("--threshold", help="A cosine in [-1, 1], or 'none'.")
     args = parser.parse_args(argv)
-    if args.selection:
-        with open(args.selection) as f:
-            threshold = json.load(f)["chosen_threshold"]
-    else:
-        threshold = None if args.threshold.lower() == "none" else float(args.threshold)
     try:
+        if args.selection:
+            with open(args.selection) as f:
+                threshold = json.load(f)["chosen_threshold"]
+        elif args.threshold.lower() == "none":
+            threshold = None
+        else:
+            try:
+                threshold = float(args.threshold)
+            except ValueError:
+                raise ValueError(f"--threshold must be a number in [-1, 1] or 'none', got {args.threshold!r}.") \
+                    from None
         path = set_routing_threshold(args.generator, threshold)
-    except ValueError as err:
+    except (OSError, KeyError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"routing_threshold = {threshold} in {path}")

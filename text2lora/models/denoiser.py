@@ -262,12 +262,17 @@ class LoraDenoiser(ModelMixin, ConfigMixin):
     def snap_condition(self, condition):
         """Replace each description embedding by the anchor it is most cosine-similar to. Returns (anchors, names of
         the matched tasks)."""
+        _, index = self.nearest_anchors(condition)
+        return self.anchor_embeddings.float()[index], [self.config.anchor_tasks[i] for i in index.tolist()]
+
+    def nearest_anchors(self, condition):
+        """For each description embedding: the cosine to the anchor it is most similar to, and that anchor's index
+        (tensors of shape (n,))."""
         if not self.has_condition_anchors:
             raise ValueError("This denoiser has no condition anchors (train it with a current train.py).")
         anchors = self.anchor_embeddings.float()
         condition = torch.nn.functional.normalize(condition.float().to(anchors.device), dim=-1)
-        index = (condition @ anchors.T).argmax(-1)
-        return anchors[index], [self.config.anchor_tasks[i] for i in index.tolist()]
+        return (condition @ anchors.T).max(-1)
 
     def embed_condition(self, condition, drop_mask=None):
         """Project the condition; rows where ``drop_mask`` is True use the null condition."""

@@ -8,6 +8,19 @@ from .pipeline_text2lora import SHIPPED_GENERATOR, Text2LoraPipeline
 SCHEDULERS = ("ddim", "dpm", "ddpm")
 
 
+def read_model_index(folder):
+    """(path, contents) of a generator folder's ``model_index.json``; ``ValueError`` when the folder is not a
+    text2lora generator."""
+    path = os.path.join(os.fspath(folder), "model_index.json")
+    if not os.path.exists(path):
+        raise ValueError(f"'{folder}' is not a text2lora generator: model_index.json is missing.")
+    with open(path) as f:
+        index = json.load(f)
+    if index.get("_class_name") != "Text2LoraPipeline":
+        raise ValueError(f"'{folder}' holds a {index.get('_class_name')}, not a Text2LoraPipeline generator.")
+    return path, index
+
+
 def load_generator(path_or_id=None, device="cpu", scheduler=None):
     """A :class:`Text2LoraPipeline` from a folder or Hub id (default: the shipped generator), progress bars off.
 
@@ -18,13 +31,7 @@ def load_generator(path_or_id=None, device="cpu", scheduler=None):
 
     path_or_id = os.fspath(path_or_id or SHIPPED_GENERATOR)
     if os.path.isdir(path_or_id):
-        index_path = os.path.join(path_or_id, "model_index.json")
-        if not os.path.exists(index_path):
-            raise ValueError(f"'{path_or_id}' is not a text2lora generator: model_index.json is missing.")
-        with open(index_path) as f:
-            class_name = json.load(f).get("_class_name")
-        if class_name != "Text2LoraPipeline":
-            raise ValueError(f"'{path_or_id}' holds a {class_name}, not a Text2LoraPipeline generator.")
+        read_model_index(path_or_id)
     elif path_or_id == SHIPPED_GENERATOR:
         raise ValueError(f"The shipped generator is missing at {path_or_id}; retrain it with train.py.")
     else:
@@ -58,13 +65,7 @@ def set_routing_threshold(generator_dir, threshold):
 
     if threshold is not None and not -1.0 <= float(threshold) <= 1.0:
         raise ValueError(f"routing_threshold is a cosine in [-1, 1], got {threshold!r}.")
-    path = os.path.join(os.fspath(generator_dir), "model_index.json")
-    if not os.path.exists(path):
-        raise ValueError(f"'{generator_dir}' is not a text2lora generator: model_index.json is missing.")
-    with open(path) as f:
-        index = json.load(f)
-    if index.get("_class_name") != "Text2LoraPipeline":
-        raise ValueError(f"'{generator_dir}' holds a {index.get('_class_name')}, not a Text2LoraPipeline generator.")
+    path, index = read_model_index(generator_dir)
     index["routing_threshold"] = None if threshold is None else float(threshold)
     write_json_atomic(path, index, indent=2)
     return path

@@ -146,11 +146,7 @@ class Text2LoraPipeline(DiffusionPipeline):
 
     def nearest_seen_task(self, embeddings):
         """For description embeddings (n, dim): the cosine to the nearest seen-task anchor, and that task's name."""
-        if not self.denoiser.has_condition_anchors:
-            raise ValueError("This denoiser has no condition anchors (train it with a current train.py).")
-        anchors = self.denoiser.anchor_embeddings.float()
-        similarity = torch.nn.functional.normalize(embeddings.float().to(anchors.device), dim=-1) @ anchors.T
-        best, index = similarity.max(-1)
+        best, index = self.denoiser.nearest_anchors(embeddings)
         return best.tolist(), [self.denoiser.config.anchor_tasks[i] for i in index.tolist()]
 
     def encode_prompt(self, prompts):
